@@ -1,0 +1,159 @@
+// Containers on the test/production hosts (deploy task queue): reconcile one container, then gate on its health.
+import * as crypto from 'crypto';
+import * as net from 'net';
+import { Context, sleep } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type Docker from 'dockerode';
+import type { PlannedContainer } from '../model/plan';
+import { stableJson } from '../model/stable-json';
+import type { SecretRef } from '../model/types';
+import { followStream } from '../lib/docker';
+import { maskSecrets, resolveSecret } from '../lib/secrets';
+import { withHost } from '../lib/ssh';
+import { sshTarget, withHostFailures, type SshSettings } from './hosts';
+import { RUN_LABEL, type RegistryRef } from './images';
+
+export const SPEC_HASH_LABEL = 'net.contrail-deploy.spec-hash';
+
+export interface StartRequest {
+  runId: string;
+  container: PlannedContainer;
+  host: { name: string; address: string; sshPort: number };
+  /** repository@sha256:... of the image just pushed. */
+  imageRef: string;
+  registry: RegistryRef;
+  ssh: SshSettings;
+}
+
+export type ContainerOutcome = 'created' | 'recreated' | 'unchanged';
+
+export interface StartResult {
+  container: string;
+  host: string;
+  id: string;
+  outcome: ContainerOutcome;
+}
+
+export async function startContainer(req: StartRequest): Promise<StartResult> {
+  const c = req.container;
+  const specHash = containerSpecHash(c, req.imageRef);
+  return withHostFailures(c.host, () =>
+    withHost(sshTarget(req.host, req.ssh), async (session) => {
+      const docker = session.docker();
+      const existing = await docker.getContainer(c.name).inspect().catch(() => undefined);
+      if (existing && existing.Config.Labels?.[SPEC_HASH_LABEL] === specHash && existing.State.Running) {
+        return { container: c.name, host: c.host, id: existing.Id, outcome: 'unchanged' as const };
+      }
+      await pullImage(docker, req);
+      if (existing) await docker.getContainer(existing.Id).remove({ force: true });
+      const created = await docker.createContainer({
+        name: c.name,
+        Image: req.imageRef,
+        Env: Object.entries(c.env).map(([k, v]) => `${k}=${resolveEnv(v)}`),
+        Labels: { ...c.labels, [RUN_LABEL]: req.runId, [SPEC_HASH_LABEL]: specHash, 'net.contrail-deploy.service': c.service, 'net.contrail-deploy.stage': c.stage },
+        HostConfig: {
+          NetworkMode: 'host',
+          Binds: c.volumes,
+          Privileged: c.privileged,
+          CapAdd: c.capAdd,
+          RestartPolicy: { Name: 'unless-stopped' },
+        },
+      });
+      await created.start();
+      return { container: c.name, host: c.host, id: created.id, outcome: existing ? ('recreated' as const) : ('created' as const) };
+    }).catch((e: unknown) => {
+      throw dockerFailure(`host ${c.host}: step start ${c.name}`, e);
+    }),
+  );
+}
+
+function resolveEnv(v: string | SecretRef): string {
+  return typeof v === 'string' ? v : resolveSecret(v.secret);
+}
+
+async function pullImage(docker: Docker, req: StartRequest): Promise<void> {
+  const auth = { username: req.registry.username, password: resolveSecret(req.registry.password.secret), serveraddress: req.registry.address };
+  const stream = (await docker.pull(req.imageRef, { authconfig: auth })) as NodeJS.ReadableStream;
+  await followStream(stream, (e) => Context.current().heartbeat({ pull: req.imageRef, status: e.status }));
+}
+
+/** What makes a container what it is; a change recreates it. Secret values are not hashed, only their names. */
+export function containerSpecHash(c: PlannedContainer, imageRef: string): string {
+  const spec = { imageRef, env: c.env, volumes: c.volumes, privileged: c.privileged, capAdd: c.capAdd, labels: c.labels };
+  return crypto.createHash('sha256').update(stableJson(spec)).digest('hex').slice(0, 24);
+}
+
+function dockerFailure(context: string, e: unknown): Error {
+  if (e instanceof ApplicationFailure) return e;
+  const message = maskSecrets(String((e as Error).message ?? e));
+  const status = (e as { statusCode?: number }).statusCode;
+  if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) {
+    return ApplicationFailure.nonRetryable(`${context}: the Docker engine refused: ${message}`, 'ContainerRejected');
+  }
+  return ApplicationFailure.retryable(`${context}: ${message}`, 'ContainerError');
+}
+
+export interface HealthRequest {
+  container: PlannedContainer;
+  host: { name: string; address: string; sshPort: number };
+  ssh: SshSettings;
+}
+
+export interface HealthResult {
+  container: string;
+  host: string;
+  answeredAfterMs: number;
+}
+
+/** Waits until the container's TCP port answers on its host's address; on timeout, names it and shows its last logs. */
+export async function checkHealth(req: HealthRequest): Promise<HealthResult> {
+  const c = req.container;
+  const started = Date.now();
+  if (!c.health?.tcp) return { container: c.name, host: c.host, answeredAfterMs: 0 };
+  const deadline = started + c.health.timeoutSeconds * 1000;
+  let lastError = '';
+  while (Date.now() < deadline) {
+    const result = await tcpProbe(c.hostAddress, c.health.tcp, 2000);
+    if (result === true) return { container: c.name, host: c.host, answeredAfterMs: Date.now() - started };
+    lastError = result;
+    Context.current().heartbeat({ waiting: `${c.hostAddress}:${c.health.tcp}`, lastError });
+    await sleep(500);
+  }
+  const logs = await containerLogTail(req).catch((e: Error) => `(could not read logs: ${e.message})`);
+  throw ApplicationFailure.nonRetryable(
+    `health gate: ${c.service} on host ${c.host} did not answer on ${c.hostAddress}:${c.health.tcp} within ${c.health.timeoutSeconds}s (${lastError}).\n--- last log lines of ${c.name} ---\n${maskSecrets(logs)}`,
+    'HealthGateTimeout',
+  );
+}
+
+export function tcpProbe(address: string, port: number, timeoutMs: number): Promise<true | string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: address, port });
+    const done = (r: true | string) => {
+      socket.destroy();
+      resolve(r);
+    };
+    socket.setTimeout(timeoutMs, () => done('timed out'));
+    socket.once('connect', () => done(true));
+    socket.once('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
+  });
+}
+
+async function containerLogTail(req: HealthRequest): Promise<string> {
+  return withHost(sshTarget(req.host, req.ssh), async (s) => {
+    const buf = (await s.docker().getContainer(req.container.name).logs({ stdout: true, stderr: true, tail: 20 })) as unknown as Buffer;
+    return demuxLogs(buf);
+  });
+}
+
+/** Docker multiplexes stdout/stderr with an 8-byte header per frame when there is no TTY. */
+export function demuxLogs(buf: Buffer): string {
+  let out = '';
+  let i = 0;
+  while (i + 8 <= buf.length) {
+    const size = buf.readUInt32BE(i + 4);
+    out += buf.subarray(i + 8, i + 8 + size).toString();
+    i += 8 + size;
+  }
+  return out || buf.toString();
+}

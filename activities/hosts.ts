@@ -1,0 +1,99 @@
+// Host preparation over SSH (deploy task queue): engine check, persistent directories, kernel modules.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { PlannedHost } from '../model/plan';
+import { maskSecrets } from '../lib/secrets';
+import { shq, SshError, withHost, type HostSession, type SshTarget } from '../lib/ssh';
+
+export interface SshSettings {
+  user: string;
+  keyFile: string | null;
+  knownHosts: string;
+}
+
+export interface PrepareRequest {
+  host: PlannedHost;
+  ssh: SshSettings;
+}
+
+export type ItemOutcome = 'created' | 'changed' | 'unchanged';
+
+export interface PrepareResult {
+  host: string;
+  dockerVersion: string;
+  items: { item: string; outcome: ItemOutcome }[];
+}
+
+export function sshTarget(host: { name: string; address: string; sshPort: number }, ssh: SshSettings): SshTarget {
+  return { host: host.name, address: host.address, port: host.sshPort, user: ssh.user, keyFile: ssh.keyFile, knownHosts: ssh.knownHosts };
+}
+
+export async function prepareHost(req: PrepareRequest): Promise<PrepareResult> {
+  const { host } = req;
+  return withHostFailures(host.name, () =>
+    withHost(sshTarget(host, req.ssh), async (session) => {
+      const items: PrepareResult['items'] = [];
+      const dockerVersion = await checkEngine(session);
+      for (const dir of host.directories) {
+        items.push({ item: `directory ${dir.path}`, outcome: await ensureDirectory(session, dir.path, dir.mode, dir.owner) });
+        Context.current().heartbeat(dir.path);
+      }
+      for (const module of host.kernelModules) {
+        items.push({ item: `kernel module ${module}`, outcome: await ensureModule(session, module) });
+      }
+      return { host: host.name, dockerVersion, items };
+    }),
+  );
+}
+
+async function checkEngine(s: HostSession): Promise<string> {
+  const r = await s.exec(`docker version --format '{{.Server.Version}}'`);
+  if (r.code !== 0) {
+    throw ApplicationFailure.retryable(`host ${s.target.host}: step check Docker engine: docker does not answer (${maskSecrets(r.stderr.trim())}). Start the Docker engine on that host.`, 'DockerEngineDown');
+  }
+  return r.stdout.trim();
+}
+
+async function ensureDirectory(s: HostSession, dir: string, mode: string, owner: string): Promise<ItemOutcome> {
+  // One round trip: report what was there, then make it so.
+  const script = `p=${shq(dir)}; want=${shq(mode.replace(/^0?/, ''))}:${shq(owner)};
+    if [ -d "$p" ]; then have="$(stat -c %a:%U:%G "$p")"; else have=none; fi
+    mkdir -p "$p" && chmod ${shq(mode)} "$p" && chown ${shq(owner)} "$p" || exit 3
+    now="$(stat -c %a:%U:%G "$p")"
+    if [ "$have" = none ]; then echo created; elif [ "$have" = "$now" ]; then echo unchanged; else echo changed; fi`;
+  const r = await s.exec(script);
+  if (r.code !== 0) {
+    throw ApplicationFailure.nonRetryable(`host ${s.target.host}: step create directory ${dir}: ${maskSecrets(r.stderr.trim())}`, 'HostPrepareFailed');
+  }
+  return r.stdout.trim() as ItemOutcome;
+}
+
+async function ensureModule(s: HostSession, module: string): Promise<ItemOutcome> {
+  const m = shq(module);
+  const script = `if [ -d /sys/module/${m} ]; then echo unchanged; exit 0; fi
+    modprobe ${m} 2>&1 || exit 4
+    echo created`;
+  const r = await s.exec(script);
+  if (r.code === 4) {
+    throw ApplicationFailure.nonRetryable(
+      `host ${s.target.host}: step load kernel module: the kernel lacks module "${module}" (modprobe: ${maskSecrets(r.stdout.trim() || 'failed')}). Install the module package for the running kernel of ${s.target.host}, or remove the module from the host's roles.`,
+      'KernelModuleMissing',
+    );
+  }
+  if (r.code !== 0) throw ApplicationFailure.retryable(`host ${s.target.host}: step load kernel module ${module}: ${maskSecrets(r.stderr.trim())}`, 'HostPrepareFailed');
+  return r.stdout.trim() as ItemOutcome;
+}
+
+/** SSH errors become Temporal failures: unreachable is retried, a refused key or host key is not. */
+export async function withHostFailures<T>(host: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof SshError) {
+      const message = maskSecrets(e.message);
+      throw e.retryable ? ApplicationFailure.retryable(message, e.name) : ApplicationFailure.nonRetryable(message, e.name);
+    }
+    if (e instanceof ApplicationFailure) throw e;
+    throw ApplicationFailure.retryable(`host ${host}: ${maskSecrets(String((e as Error).message))}`, 'HostError');
+  }
+}

@@ -1,0 +1,199 @@
+// Image activities (build task queue): build through dockerode on the build host's engine, push to the registry.
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Context } from '@temporalio/activity';
+import type Docker from 'dockerode';
+import { ApplicationFailure } from '@temporalio/common';
+import { baseImageArg, type PlannedImage } from '../model/plan';
+import { buildEngine, DockerStreamError, followStream, isConnectionError } from '../lib/docker';
+import { buildLogDir } from '../lib/paths';
+import { maskSecrets, resolveSecret } from '../lib/secrets';
+import { stableJson } from '../model/stable-json';
+import type { SecretRef } from '../model/types';
+
+export const INPUT_HASH_LABEL = 'net.contrail-deploy.input-hash';
+export const RUN_LABEL = 'net.contrail-deploy.run';
+
+export interface RegistryRef {
+  address: string;
+  username: string;
+  password: SecretRef;
+}
+
+export interface BuildRequest {
+  runId: string;
+  release: string;
+  image: PlannedImage;
+  /** Exact reference of the parent just pushed (repository@sha256:...), or null for a root image. */
+  parentRef: string | null;
+  registry: RegistryRef;
+  noCache?: boolean;
+}
+
+export interface BuildResult {
+  image: string;
+  tag: string;
+  imageId: string;
+  inputHash: string;
+  /** True when an image with the same input hash was already there: no docker build ran. */
+  skipped: boolean;
+  logFile: string;
+}
+
+export interface PushRequest {
+  image: string;
+  tag: string;
+  registry: RegistryRef;
+}
+
+export interface PushResult {
+  image: string;
+  digest: string;
+  /** repository@digest: what a sub builds FROM and what hosts run. */
+  ref: string;
+}
+
+const LOG_TAIL_LINES = 20;
+
+export async function buildImage(req: BuildRequest): Promise<BuildResult> {
+  const { image } = req;
+  const ctx = Context.current();
+  const from = req.parentRef ?? image.base;
+  if (!from) throw ApplicationFailure.nonRetryable(`image ${image.name}: neither a parent nor a base`, 'InvalidPlan');
+  const buildArgs = { ...image.buildArgs, ...baseImageArg(from) };
+  const files = listContext(image.name, image.contextDir);
+  const inputHash = hashInputs(image, files, buildArgs);
+  const tag = `${image.repository}:${req.release}`;
+  const logFile = path.join(buildLogDir(), req.runId.replace(/[^A-Za-z0-9._-]/g, '_'), `${image.name}.log`);
+  const docker = buildEngine();
+
+  const existing = await docker.getImage(tag).inspect().catch(() => undefined);
+  if (existing?.Config?.Labels?.[INPUT_HASH_LABEL] === inputHash && !req.noCache) {
+    return { image: image.name, tag, imageId: existing.Id, inputHash, skipped: true, logFile };
+  }
+
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  const log = fs.createWriteStream(logFile);
+  const tail: string[] = [];
+  let imageId = '';
+  let step = '';
+  try {
+    const stream = (await docker.buildImage(
+      { context: image.contextDir, src: files },
+      {
+        t: tag,
+        dockerfile: image.dockerfile,
+        buildargs: buildArgs,
+        labels: { ...image.labels, [INPUT_HASH_LABEL]: inputHash, [RUN_LABEL]: req.runId },
+        nocache: req.noCache ?? false,
+        networkmode: 'host',
+        forcerm: true,
+        registryconfig: { [req.registry.address]: { username: req.registry.username, password: resolveSecret(req.registry.password.secret) } },
+        abortSignal: ctx.cancellationSignal,
+      } as Docker.ImageBuildOptions,
+    )) as NodeJS.ReadableStream;
+    await followStream(stream, (e) => {
+      const text = maskSecrets(e.stream ?? e.status ?? e.error ?? '');
+      if (text.trim()) {
+        log.write(text.endsWith('\n') ? text : `${text}\n`);
+        for (const line of text.split('\n').filter((l) => l.trim())) {
+          tail.push(line);
+          if (line.startsWith('Step ')) step = line;
+        }
+        if (tail.length > LOG_TAIL_LINES) tail.splice(0, tail.length - LOG_TAIL_LINES);
+      }
+      if (e.aux?.ID) imageId = e.aux.ID;
+      ctx.heartbeat({ image: image.name, step });
+    });
+  } catch (e) {
+    throw buildFailure(image.name, e, tail, logFile, ctx.cancellationSignal.aborted);
+  } finally {
+    log.end();
+  }
+  if (!imageId) imageId = (await docker.getImage(tag).inspect()).Id;
+  return { image: image.name, tag, imageId, inputHash, skipped: false, logFile };
+}
+
+function buildFailure(name: string, e: unknown, tail: string[], logFile: string, cancelled: boolean): Error {
+  const lastLines = maskSecrets(tail.join('\n'));
+  if (cancelled) return ApplicationFailure.nonRetryable(`build of ${name} was cancelled`, 'BuildCancelled');
+  if (e instanceof DockerStreamError) {
+    // The Dockerfile or the context is wrong: retrying the same inputs gives the same result.
+    return ApplicationFailure.nonRetryable(
+      `build of ${name} failed: ${maskSecrets(e.message)}\n--- last lines of ${logFile} ---\n${lastLines}\nFix the Dockerfile or its context, then run again.`,
+      'BuildFailed',
+    );
+  }
+  const status = (e as { statusCode?: number }).statusCode;
+  if (status === 400 || status === 404 || status === 500 && /dockerfile|not found|no such file/i.test(String((e as Error).message))) {
+    return ApplicationFailure.nonRetryable(`build of ${name} failed: ${maskSecrets(String((e as Error).message))}\nFix the Dockerfile or its context.`, 'BuildFailed');
+  }
+  const reason = isConnectionError(e) ? 'the build engine is unreachable' : 'unexpected error';
+  return ApplicationFailure.retryable(`build of ${name}: ${reason}: ${maskSecrets(String((e as Error).message))}`, 'BuildEngineError');
+}
+
+export async function pushImage(req: PushRequest): Promise<PushResult> {
+  const ctx = Context.current();
+  const docker = buildEngine();
+  const [repository, tag] = splitTag(req.tag);
+  let digest = '';
+  try {
+    const stream = await docker.getImage(req.tag).push({
+      tag,
+      authconfig: { username: req.registry.username, password: resolveSecret(req.registry.password.secret), serveraddress: req.registry.address },
+      abortSignal: ctx.cancellationSignal,
+    } as never);
+    await followStream(stream as unknown as NodeJS.ReadableStream, (e) => {
+      if (e.aux?.Digest) digest = e.aux.Digest;
+      ctx.heartbeat({ image: req.image, status: e.status });
+    });
+  } catch (e) {
+    const message = maskSecrets(String((e as Error).message));
+    if (/unauthorized|authentication required|denied/i.test(message)) {
+      throw ApplicationFailure.nonRetryable(
+        `push of ${req.image} to ${req.registry.address}: the registry refused the credentials (${message}). Check the secret ${req.registry.password.secret}.`,
+        'RegistryAuthFailed',
+      );
+    }
+    throw ApplicationFailure.retryable(`push of ${req.image} to ${req.registry.address} failed: ${message}`, 'RegistryUnavailable');
+  }
+  if (!digest) throw ApplicationFailure.retryable(`push of ${req.image}: the registry reported no digest`, 'RegistryUnavailable');
+  return { image: req.image, digest, ref: `${repository}@${digest}` };
+}
+
+function splitTag(ref: string): [string, string] {
+  const i = ref.lastIndexOf(':');
+  return [ref.slice(0, i), ref.slice(i + 1)];
+}
+
+/** Every file of a build context, relative to it, in a stable order. */
+export function listContext(name: string, dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true });
+    } catch {
+      throw ApplicationFailure.nonRetryable(`image ${name}: build context ${path.join(dir, rel)} is missing on the build worker`, 'ContextMissing');
+    }
+    for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) walk(p);
+      else out.push(p);
+    }
+  };
+  walk('');
+  return out;
+}
+
+/** The image's identity: context files, Dockerfile, build args (the parent's exact digest among them) and labels. */
+export function hashInputs(image: PlannedImage, files: string[], buildArgs: Record<string, string>): string {
+  const h = crypto.createHash('sha256');
+  for (const f of files) {
+    h.update(`file ${f} ${fs.statSync(path.join(image.contextDir, f)).mode & 0o111 ? 'x' : '-'}\n`);
+    h.update(fs.readFileSync(path.join(image.contextDir, f)));
+  }
+  h.update(stableJson({ dockerfile: image.dockerfile, buildArgs, labels: image.labels }));
+  return h.digest('hex').slice(0, 32);
+}

@@ -1,0 +1,3 @@
+export { buildImage, pushImage } from './images';
+export { prepareHost } from './hosts';
+export { startContainer, checkHealth } from './containers';

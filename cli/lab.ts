@@ -1,0 +1,38 @@
+// `contrail-deploy lab up|down|status|env`: the lab is system plumbing (namespaces, engines, sshd), kept in lab/lab.sh.
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import { PROJECT_ROOT } from '../lib/paths';
+import type { Command } from './main';
+import { UsageError } from './usage';
+
+export const LAB_SCRIPT = path.join(PROJECT_ROOT, 'lab', 'lab.sh');
+
+export const labCommand: Command = {
+  name: 'lab',
+  summary: 'start, stop or show the local lab (Temporal, Docker engines, registry, SSH test hosts)',
+  usage: `Usage: contrail-deploy lab up [--hosts N] | down | status [--json] | env
+
+  up        start everything (idempotent): Temporal dev server (UI on :8233), the build engine, a TLS registry with
+            htpasswd auth, and N test hosts (default 3: controller1, compute1, compute2), each a network namespace
+            with its own sshd, Docker engine and host paths. Needs root. Prints what runs where.
+  down      stop and remove everything "up" created (the cache of base images and the Temporal CLI is kept)
+  status    what runs where; --json prints one JSON object
+  env       shell exports that point docker and temporal at the lab: eval "$(contrail-deploy lab env)"
+
+Environment: CONTRAIL_LAB_DIR (state, default .lab), CONTRAIL_CACHE_DIR (default ~/.cache/contrail-deploy),
+TEMPORAL_CLI (a temporal binary to use), TEMPORAL_ADDRESS (use that server; the lab starts none).`,
+  options: { hosts: { type: 'string' }, json: { type: 'boolean' } },
+  async run({ values, positionals }) {
+    const [action, ...extra] = positionals;
+    if (!['up', 'down', 'status', 'env'].includes(action ?? '')) throw new UsageError(action ? `unknown lab action "${action}"` : 'missing the lab action');
+    if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
+    const args = [action];
+    if (values.hosts !== undefined) {
+      if (action !== 'up') throw new UsageError('--hosts is an option of "lab up"');
+      args.push('--hosts', String(values.hosts));
+    }
+    if (values.json) args.push('--json');
+    const r = spawnSync('bash', [LAB_SCRIPT, ...args], { stdio: 'inherit' });
+    return r.status ?? 1;
+  },
+};

@@ -1,0 +1,130 @@
+// `contrail-deploy run <topology>`: start the pipeline with a business id, follow it to the end.
+import * as os from 'os';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { loadPlan } from '../lib/load';
+import { connectClient, uiLink } from '../lib/temporal';
+import { runSummaryQuery, SEARCH_ATTRIBUTES, taskQueues, type TaskQueues } from '../model/shared';
+import type { RunSummary, Step } from '../model/steps';
+import { deployPipeline } from '../workflows';
+import { runWorkers } from '../workers/worker';
+import type { Command } from './main';
+import { summaryFromFailure } from './status';
+import { onePositional } from './usage';
+import { queuePrefix } from './worker';
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'build, push and deploy a topology (the whole pipeline), and follow it to the end',
+  usage: `Usage: contrail-deploy run <topology.yaml> [--json] [--no-cache] [--with-worker] [--initiator NAME]
+
+  Starts the pipeline workflow with a business id (<topology>-<release>-<time>), prints the run id and its link in
+  the Temporal UI, follows progress until the end, and exits non-zero naming the failed step.
+  --json         the last line of output is one JSON object: {runId, status, images, containers, ...}
+  --no-cache     rebuild images even when an identical build exists
+  --with-worker  also run a worker (both task queues) in this process for the duration of the run
+  --initiator    who started the run, for audit (default: $USER@hostname)`,
+  options: { json: { type: 'boolean' }, 'no-cache': { type: 'boolean' }, 'with-worker': { type: 'boolean' }, initiator: { type: 'string' } },
+  async run({ values, positionals }) {
+    const file = onePositional(positionals, 'topology file');
+    const { plan } = loadPlan(file);
+    const json = Boolean(values.json);
+    const out = (line: string) => console.log(line);
+    const client = await connectClient();
+    const queues = taskQueues(queuePrefix());
+    const controller = new AbortController();
+    const worker = values['with-worker'] ? runWorkers({ kinds: ['build', 'deploy'], queuePrefix: queuePrefix(), signal: controller.signal }) : undefined;
+    try {
+      if (!worker) await warnWithoutWorkers(client, queues);
+      await refuseConcurrentRun(client, plan.topology, plan.release);
+      const runId = `${plan.topology}-${plan.release}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
+      const initiator = String(values.initiator ?? `${os.userInfo().username}@${os.hostname()}`);
+      const handle = await client.workflow.start(deployPipeline, {
+        taskQueue: queues.deploy,
+        workflowId: runId,
+        args: [{ runId, plan, queues, noCache: Boolean(values['no-cache']) }],
+        typedSearchAttributes: [
+          { key: SEARCH_ATTRIBUTES.release, value: plan.release },
+          { key: SEARCH_ATTRIBUTES.topology, value: plan.topology },
+          { key: SEARCH_ATTRIBUTES.initiator, value: initiator },
+          { key: SEARCH_ATTRIBUTES.status, value: 'running' },
+        ],
+        staticSummary: `Deploy ${plan.topology} release ${plan.release}`,
+        staticDetails: `${plan.images.length} images to ${plan.registry.address}; hosts ${plan.hosts.map((h) => `${h.name} (${h.address})`).join(', ')}; started by ${initiator} from ${plan.topologyFile}`,
+      });
+      out(`run ${runId} started by ${initiator}`);
+      out(`  ui: ${uiLink(runId, client.options.namespace)}`);
+      const summary = await follow(handle, out);
+      if (summary.status === 'failed' && summary.failedStep) out(`FAILED at step ${summary.failedStep.id}: ${summary.failedStep.message}`);
+      out(summaryLine(summary));
+      if (json) out(JSON.stringify(publicSummary(summary)));
+      return summary.status === 'completed' ? 0 : 1;
+    } finally {
+      controller.abort();
+      await worker;
+    }
+  },
+};
+
+async function follow(handle: WorkflowHandle<typeof deployPipeline>, out: (l: string) => void): Promise<RunSummary> {
+  const seen = new Map<string, string>();
+  const report = (steps: Step[]) => {
+    for (const s of steps) {
+      if (s.status === 'pending' || seen.get(s.id) === s.status) continue;
+      seen.set(s.id, s.status);
+      out(`  ${new Date().toISOString().slice(11, 19)} ${s.id.padEnd(36)} ${s.status}${s.detail && s.status !== 'running' ? `: ${firstLine(s.detail)}` : ''}`);
+    }
+  };
+  const result = handle.result().then(
+    (summary) => summary,
+    (e: unknown) => {
+      const summary = summaryFromFailure(e);
+      if (summary) return summary;
+      if (e instanceof WorkflowFailedError) throw new Error(`run ${handle.workflowId} ended: ${e.cause?.message ?? e.message}`);
+      throw e;
+    },
+  );
+  let done = false;
+  void result.finally(() => (done = true)).catch(() => undefined);
+  while (!done) {
+    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+    if (done) break;
+    try {
+      report((await handle.query(runSummaryQuery)).steps);
+    } catch {
+      // Not started yet (no worker polling): keep waiting; the run is durable.
+    }
+  }
+  const summary = await result;
+  report(summary.steps);
+  return summary;
+}
+
+function firstLine(s: string): string {
+  const line = s.split('\n')[0];
+  return line.length > 140 ? `${line.slice(0, 137)}...` : line;
+}
+
+export function summaryLine(s: RunSummary): string {
+  return `${s.status}: images built ${s.images.built}, skipped ${s.images.skipped}, failed ${s.images.failed}, blocked ${s.images.blocked}; containers created ${s.containers.created}, recreated ${s.containers.recreated}, unchanged ${s.containers.unchanged}`;
+}
+
+/** The --json object: stable fields that later versions extend, never break. */
+export function publicSummary(s: RunSummary) {
+  return { runId: s.runId, status: s.status, release: s.release, topology: s.topology, images: s.images, containers: s.containers, digests: s.digests, buildLogs: s.buildLogs, failedStep: s.failedStep ?? null };
+}
+
+async function refuseConcurrentRun(client: Client, topology: string, release: string): Promise<void> {
+  const query = `Topology="${topology}" AND ReleaseTag="${release}" AND ExecutionStatus="Running"`;
+  for await (const wf of client.workflow.list({ query })) {
+    throw new Error(`run ${wf.workflowId} of ${topology} release ${release} is still running: follow it with "contrail-deploy status ${wf.workflowId}", or wait for it to end`);
+  }
+}
+
+async function warnWithoutWorkers(client: Client, queues: TaskQueues): Promise<void> {
+  for (const [kind, name] of Object.entries(queues)) {
+    const r = await client.workflowService
+      .describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name }, taskQueueType: kind === 'deploy' ? 1 : 2 })
+      .catch(() => undefined);
+    if (r && !r.pollers?.length) console.error(`warning: no worker polls task queue ${name}: start one with "contrail-deploy worker --queues ${kind}" (the run waits for it)`);
+  }
+}

@@ -1,0 +1,36 @@
+import { runWorkers, type QueueKind } from '../workers/worker';
+import { taskQueues } from '../model/shared';
+import type { Command } from './main';
+import { UsageError } from './usage';
+
+export function queuePrefix(): string | undefined {
+  return process.env.CONTRAIL_TASK_QUEUE_PREFIX || undefined;
+}
+
+export const workerCommand: Command = {
+  name: 'worker',
+  summary: 'run a worker for the build and/or deploy task queues',
+  usage: `Usage: contrail-deploy worker [--queues build,deploy] [--max-builds N]
+
+  --queues       which task queues to serve (default: both). "build" needs a Docker engine (CONTRAIL_DOCKER_HOST,
+                 DOCKER_HOST or the lab's); "deploy" runs the pipeline workflow and reaches hosts over SSH.
+  --max-builds   concurrent image builds on this worker (default 2)
+
+Task queue names: ${taskQueues().build}, ${taskQueues().deploy} (prefix from CONTRAIL_TASK_QUEUE_PREFIX).
+Temporal connection: TEMPORAL_ADDRESS and the other @temporalio/envconfig settings; default 127.0.0.1:7233.
+Secrets are resolved here, on the worker: environment variables, or CONTRAIL_SECRETS_FILE (default .lab/secrets.env).`,
+  options: { queues: { type: 'string' }, 'max-builds': { type: 'string' } },
+  async run({ values, positionals }) {
+    if (positionals.length) throw new UsageError(`unexpected arguments: ${positionals.join(' ')}`);
+    const kinds = String(values.queues ?? 'build,deploy').split(',').map((s) => s.trim());
+    for (const k of kinds) if (k !== 'build' && k !== 'deploy') throw new UsageError(`unknown queue "${k}": use build, deploy or build,deploy`);
+    const maxBuilds = values['max-builds'] === undefined ? undefined : Number(values['max-builds']);
+    if (maxBuilds !== undefined && !(Number.isInteger(maxBuilds) && maxBuilds >= 1 && maxBuilds <= 64)) throw new UsageError('--max-builds takes a number from 1 to 64');
+    const controller = new AbortController();
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort());
+    const q = taskQueues(queuePrefix());
+    console.error(`worker: serving ${kinds.map((k) => q[k as QueueKind]).join(', ')}`);
+    await runWorkers({ kinds: kinds as QueueKind[], queuePrefix: queuePrefix(), maxBuilds, signal: controller.signal });
+    return 0;
+  },
+};

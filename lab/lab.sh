@@ -1,0 +1,465 @@
+#!/usr/bin/env bash
+# The local lab: a Temporal dev server, the build host's Docker engine, a TLS registry with htpasswd auth, and N test
+# hosts (network namespaces with their own sshd, Docker engine and private host paths) on one bridge.
+#
+#   lab.sh up [--hosts N] | down | status [--json] | env
+#
+# Every address used here is loopback or on the lab bridge (LAB_PREFIX.0/24): the lab never talks to anything else.
+set -Eeuo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LAB_DIR="${CONTRAIL_LAB_DIR:-$ROOT/.lab}"
+CACHE_DIR="${CONTRAIL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/contrail-deploy}"
+# Kernel-wide names (bridge, namespaces, /run paths) are fixed: one lab per machine.
+LAB_RUN=/run/cdlab
+BRIDGE=cdlab0
+LAB_PREFIX="${CONTRAIL_LAB_PREFIX:-10.213.57}"
+BRIDGE_IP="$LAB_PREFIX.1"
+REGISTRY_PORT=5000
+REGISTRY_ADDR="$BRIDGE_IP:$REGISTRY_PORT"
+REGISTRY_USER=contrail
+TEMPORAL_PORT=7233
+TEMPORAL_UI_PORT=8233
+TEMPORAL_CLI_VERSION=v1.5.1
+SEARCH_ATTRIBUTES=(ReleaseTag Topology Initiator RunStatus)
+NAMESPACE_RETENTION=2160h # 90 days of run history for audit
+# Host paths that host preparation may create; each test host gets its own copy (bind mounts in its mount namespace).
+PRIVATE_HOST_PATHS=(/dockervolumes /var/lib/nova /var/lib/libvirt /var/lib/contrail /etc/contrail /var/log/contrail /etc/modules-load.d)
+HOST_RUN=$LAB_RUN/host # same path on every host; a tmpfs private to each host's mount namespace
+BUILD_SOCK=$LAB_RUN/build/docker.sock
+
+log() { printf '[lab] %s\n' "$*" >&2; }
+die() { printf 'lab: %s\n' "$*" >&2; exit "${2:-1}"; }
+
+pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+read_pid() { [[ -f "$1" ]] && cat "$1" || true; }
+
+# ---------------------------------------------------------------- prerequisites
+# command -> Debian package
+declare -A PREREQS=(
+  [dockerd]=docker.io [docker-registry]=docker-registry [htpasswd]=apache2-utils [openssl]=openssl
+  [ip]=iproute2 [nsenter]=util-linux [unshare]=util-linux [sshd]=openssh-server [ssh-keygen]=openssh-client
+  [ssh]=openssh-client [debootstrap]=debootstrap [modprobe]=kmod [curl]=curl
+)
+
+check_prereqs() {
+  [[ $(id -u) -eq 0 ]] || die "the lab needs root (network namespaces, bridges, Docker engines); run it as root or with sudo" 3
+  local missing=() pkgs=()
+  for cmd in "${!PREREQS[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || [[ -x /usr/sbin/$cmd ]] || { missing+=("$cmd"); pkgs+=("${PREREQS[$cmd]}"); }
+  done
+  [[ -x /bin/busybox ]] && file_is_static /bin/busybox || { missing+=(busybox-static); pkgs+=(busybox-static); }
+  if ((${#missing[@]})); then
+    local unique; unique=$(printf '%s\n' "${pkgs[@]}" | sort -u | tr '\n' ' ')
+    if command -v apt-get >/dev/null 2>&1; then
+      log "installing missing prerequisites: $unique"
+      # shellcheck disable=SC2086
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $unique >"$LAB_DIR/logs/apt.log" 2>&1 || {
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >>"$LAB_DIR/logs/apt.log" 2>&1
+        # shellcheck disable=SC2086
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $unique >>"$LAB_DIR/logs/apt.log" 2>&1
+      } || die "could not install: $unique (see $LAB_DIR/logs/apt.log). Install these Debian packages by hand." 3
+    else
+      die "missing: ${missing[*]}. This is not a Debian system: install the equivalents of: $unique" 3
+    fi
+  fi
+}
+
+file_is_static() { ! ldd "$1" >/dev/null 2>&1; }
+
+# ---------------------------------------------------------------- Temporal
+temporal_cli() {
+  if [[ -n "${TEMPORAL_CLI:-}" ]]; then [[ -x "$TEMPORAL_CLI" ]] || die "TEMPORAL_CLI=$TEMPORAL_CLI is not an executable"; echo "$TEMPORAL_CLI"; return; fi
+  if [[ -x "$CACHE_DIR/bin/temporal" ]]; then echo "$CACHE_DIR/bin/temporal"; return; fi
+  if command -v temporal >/dev/null 2>&1; then command -v temporal; return; fi
+  command -v go >/dev/null 2>&1 || die "no Temporal CLI found (TEMPORAL_CLI, PATH, $CACHE_DIR/bin) and no Go toolchain to build it. Install Go, or set TEMPORAL_CLI to a temporal binary ($TEMPORAL_CLI_VERSION)." 3
+  log "building the official Temporal CLI $TEMPORAL_CLI_VERSION into $CACHE_DIR/bin (once; takes a few minutes)"
+  mkdir -p "$CACHE_DIR/bin"
+  (cd /tmp && GOBIN="$CACHE_DIR/bin" GOFLAGS=-mod=mod go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION") \
+    >"$LAB_DIR/logs/temporal-build.log" 2>&1 || die "building the Temporal CLI failed: see $LAB_DIR/logs/temporal-build.log"
+  echo "$CACHE_DIR/bin/temporal"
+}
+
+start_temporal() {
+  if [[ -n "${TEMPORAL_ADDRESS:-}" ]]; then log "TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS is set: using that server, starting none"; return; fi
+  local cli; cli=$(temporal_cli)
+  echo "$cli" >"$LAB_DIR/temporal/cli"
+  local pid; pid=$(read_pid "$LAB_DIR/temporal/pid")
+  if ! pid_alive "$pid"; then
+    local sa_args=()
+    for sa in "${SEARCH_ATTRIBUTES[@]}"; do sa_args+=(--search-attribute "$sa=Keyword"); done
+    setsid "$cli" server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
+      --db-filename "$LAB_DIR/temporal/temporal.db" --namespace default "${sa_args[@]}" --log-level warn \
+      >>"$LAB_DIR/logs/temporal.log" 2>&1 </dev/null &
+    echo $! >"$LAB_DIR/temporal/pid"
+    log "Temporal dev server starting (pid $!)"
+  fi
+  local addr="127.0.0.1:$TEMPORAL_PORT"
+  for _ in $(seq 1 120); do
+    "$cli" operator cluster health --address "$addr" >/dev/null 2>&1 && break
+    pid_alive "$(read_pid "$LAB_DIR/temporal/pid")" || die "the Temporal dev server exited: see $LAB_DIR/logs/temporal.log"
+    sleep 0.5
+  done
+  "$cli" operator cluster health --address "$addr" >/dev/null 2>&1 || die "Temporal did not answer on $addr within 60 s: see $LAB_DIR/logs/temporal.log"
+  # Search attributes given at start are only registered when the SQLite file is new: create any that are missing.
+  local existing; existing=$("$cli" operator search-attribute list --address "$addr" --namespace default 2>/dev/null || true)
+  for sa in "${SEARCH_ATTRIBUTES[@]}"; do
+    grep -qw "$sa" <<<"$existing" || "$cli" operator search-attribute create --address "$addr" --namespace default \
+      --name "$sa" --type Keyword --yes >/dev/null 2>&1 || die "could not register search attribute $sa"
+  done
+  "$cli" operator namespace update --address "$addr" --namespace default --retention "$NAMESPACE_RETENTION" >/dev/null 2>&1 \
+    || log "warning: could not raise the retention of namespace default"
+}
+
+# ---------------------------------------------------------------- TLS, secrets, SSH keys
+make_tls() {
+  local d="$LAB_DIR/tls"
+  if [[ ! -f $d/ca.crt ]]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=contrail-deploy lab CA" \
+      -keyout "$d/ca.key" -out "$d/ca.crt" >/dev/null 2>&1
+  fi
+  if [[ ! -f $d/registry.crt ]]; then
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$BRIDGE_IP" -keyout "$d/registry.key" -out "$d/registry.csr" >/dev/null 2>&1
+    printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\n' "$BRIDGE_IP" >"$d/registry.ext"
+    openssl x509 -req -in "$d/registry.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 3650 \
+      -extfile "$d/registry.ext" -out "$d/registry.crt" >/dev/null 2>&1
+  fi
+  chmod 600 "$d"/*.key
+  # Every lab engine (build host and test hosts share this file system) trusts the lab CA for the registry.
+  mkdir -p "/etc/docker/certs.d/$REGISTRY_ADDR"
+  cp "$d/ca.crt" "/etc/docker/certs.d/$REGISTRY_ADDR/ca.crt"
+}
+
+secret_value() { grep -E "^$1=" "$LAB_DIR/secrets.env" 2>/dev/null | head -1 | cut -d= -f2- || true; }
+
+make_secrets() {
+  touch "$LAB_DIR/secrets.env"; chmod 600 "$LAB_DIR/secrets.env"
+  if [[ -z $(secret_value LAB_REGISTRY_PASSWORD) ]]; then
+    echo "LAB_REGISTRY_PASSWORD=$(openssl rand -hex 18)" >>"$LAB_DIR/secrets.env"
+  fi
+  if [[ -z $(secret_value LAB_ADMIN_PASSWORD) ]]; then
+    echo "LAB_ADMIN_PASSWORD=$(openssl rand -hex 12)" >>"$LAB_DIR/secrets.env"
+  fi
+}
+
+make_ssh_keys() {
+  local d="$LAB_DIR/ssh"
+  [[ -f $d/id_ed25519 ]] || ssh-keygen -q -t ed25519 -N '' -C contrail-deploy-lab -f "$d/id_ed25519"
+  cp "$d/id_ed25519.pub" "$d/authorized_keys"
+  chmod 600 "$d/id_ed25519" "$d/authorized_keys"
+}
+
+# ---------------------------------------------------------------- registry
+start_registry() {
+  local d="$LAB_DIR/registry"
+  htpasswd -Bbc "$d/htpasswd" "$REGISTRY_USER" "$(secret_value LAB_REGISTRY_PASSWORD)" >/dev/null 2>&1
+  cat >"$d/config.yml" <<EOF
+version: 0.1
+log: { level: warn }
+storage:
+  filesystem: { rootdirectory: $d/data }
+  delete: { enabled: true }
+http:
+  addr: $REGISTRY_ADDR
+  tls: { certificate: $LAB_DIR/tls/registry.crt, key: $LAB_DIR/tls/registry.key }
+auth:
+  htpasswd: { realm: contrail-deploy-lab, path: $d/htpasswd }
+EOF
+  local pid; pid=$(read_pid "$d/pid")
+  if ! pid_alive "$pid"; then
+    setsid docker-registry serve "$d/config.yml" >>"$LAB_DIR/logs/registry.log" 2>&1 </dev/null &
+    echo $! >"$d/pid"
+    log "registry starting on https://$REGISTRY_ADDR (pid $!)"
+  fi
+  for _ in $(seq 1 60); do
+    curl -s -o /dev/null --cacert "$LAB_DIR/tls/ca.crt" "https://$REGISTRY_ADDR/v2/" && return
+    sleep 0.5
+  done
+  die "the registry did not answer on https://$REGISTRY_ADDR: see $LAB_DIR/logs/registry.log"
+}
+
+# ---------------------------------------------------------------- Docker engines
+wait_docker() { # socket, what, log
+  for _ in $(seq 1 120); do
+    docker -H "unix://$1" version >/dev/null 2>&1 && return
+    sleep 0.5
+  done
+  die "the Docker engine of $2 did not answer on $1: see $3"
+}
+
+start_build_engine() {
+  if [[ -n "${CONTRAIL_DOCKER_HOST:-}" ]]; then log "CONTRAIL_DOCKER_HOST is set: building on that engine, starting none"; return; fi
+  local d="$LAB_DIR/build-engine"
+  mkdir -p "$d/data" "$LAB_RUN/build"
+  echo '{}' >"$d/daemon.json"
+  local pid; pid=$(read_pid "$LAB_RUN/build/docker.pid")
+  if ! pid_alive "$pid"; then
+    # No docker0 bridge (172.17/16 is off-limits) and no iptables changes: containers use host networking.
+    setsid dockerd --config-file "$d/daemon.json" -H "unix://$BUILD_SOCK" --data-root "$d/data" --exec-root "$LAB_RUN/build/exec" \
+      --pidfile "$LAB_RUN/build/docker.pid" --bridge=none --iptables=false --ip-masq=false \
+      >>"$LAB_DIR/logs/build-engine.log" 2>&1 </dev/null &
+    log "build engine starting (unix://$BUILD_SOCK)"
+  fi
+  wait_docker "$BUILD_SOCK" "the build host" "$LAB_DIR/logs/build-engine.log"
+}
+
+build_docker() { docker -H "${CONTRAIL_DOCKER_HOST:-unix://$BUILD_SOCK}" "$@"; }
+
+# ---------------------------------------------------------------- base images (no pulls: made locally)
+BUSYBOX_TAG=busybox:local
+DEBIAN_TAG=debian:bookworm-slim
+
+debian_mirror() {
+  # The mirror this machine's apt already uses (no host name is hard-coded in the project).
+  local uri
+  uri=$(grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -1 || true)
+  [[ -n $uri ]] || uri=$(grep -hE '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | grep -v security | head -1 || true)
+  [[ -n $uri ]] || die "cannot find a Debian mirror in /etc/apt/sources.list*: set CONTRAIL_DEBIAN_MIRROR"
+  echo "$uri"
+}
+
+make_base_images() {
+  mkdir -p "$CACHE_DIR/images"
+  if ! build_docker image inspect "$BUSYBOX_TAG" >/dev/null 2>&1; then
+    local tar="$CACHE_DIR/images/busybox-rootfs.tar"
+    if [[ ! -f $tar ]]; then
+      local fs; fs=$(mktemp -d)
+      mkdir -p "$fs/bin" "$fs/etc" "$fs/tmp" "$fs/proc" "$fs/sys" "$fs/dev" "$fs/usr/bin" "$fs/sbin" "$fs/usr/sbin"
+      cp /bin/busybox "$fs/bin/busybox"
+      # Applet links, so that RUN and ENTRYPOINT scripts find sh, sed, nc, httpd, ...
+      for applet in $(/bin/busybox --list-full | grep -vx bin/busybox); do ln -sf /bin/busybox "$fs/$applet" 2>/dev/null || true; done
+      printf 'root:x:0:0:root:/root:/bin/sh\n' >"$fs/etc/passwd"; printf 'root:x:0:\n' >"$fs/etc/group"
+      chmod 1777 "$fs/tmp"
+      tar -C "$fs" -cf "$tar.tmp" . && mv "$tar.tmp" "$tar"; rm -rf "$fs"
+    fi
+    build_docker import --change 'CMD ["/bin/sh"]' --change 'LABEL org.opencontainers.image.source=busybox-static' \
+      "$tar" "$BUSYBOX_TAG" >/dev/null
+    log "base image $BUSYBOX_TAG imported"
+  fi
+  if ! build_docker image inspect "$DEBIAN_TAG" >/dev/null 2>&1; then
+    local tar="$CACHE_DIR/images/debian-bookworm-minbase.tar"
+    if [[ ! -f $tar ]]; then
+      local mirror="${CONTRAIL_DEBIAN_MIRROR:-$(debian_mirror)}" fs; fs=$(mktemp -d)
+      log "making the Debian bookworm base with debootstrap (once; cached in $tar)"
+      debootstrap --variant=minbase bookworm "$fs" "$mirror" >"$LAB_DIR/logs/debootstrap.log" 2>&1 \
+        || die "debootstrap failed: see $LAB_DIR/logs/debootstrap.log"
+      # Images built on this base install packages from the same mirror.
+      rm -rf "$fs"/var/cache/apt/archives/*.deb "$fs"/var/lib/apt/lists/*
+      tar -C "$fs" --numeric-owner -cf "$tar.tmp" . && mv "$tar.tmp" "$tar"; rm -rf "$fs"
+    fi
+    build_docker import --change 'CMD ["/bin/bash"]' --change 'ENV DEBIAN_FRONTEND=noninteractive' \
+      --change 'LABEL org.opencontainers.image.source=debootstrap-bookworm-minbase' "$tar" "$DEBIAN_TAG" >/dev/null
+    log "base image $DEBIAN_TAG imported"
+  fi
+}
+
+# ---------------------------------------------------------------- test hosts
+host_name() { # index (1-based) -> name; the first host is the controller
+  if [[ $1 -eq 1 ]]; then echo controller1; else echo "compute$(($1 - 1))"; fi
+}
+host_roles() { if [[ $1 -eq 1 ]]; then echo controller; else echo compute; fi; }
+host_ip() { echo "$LAB_PREFIX.$((10 + $1))"; }
+
+ensure_bridge() {
+  ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
+  [[ $(ip addr show dev "$BRIDGE") == *"inet $BRIDGE_IP/"* ]] || ip addr add "$BRIDGE_IP/24" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+}
+
+ensure_netns() { # index
+  local name ip ns veth
+  name=$(host_name "$1"); ip=$(host_ip "$1"); ns="cdlab-$name"; veth="cdlab-v$1"
+  [[ -e /var/run/netns/$ns ]] || ip netns add "$ns"
+  if ! ip link show "$veth" >/dev/null 2>&1; then
+    ip link add "$veth" type veth peer name eth0 netns "$ns"
+  fi
+  ip link set "$veth" master "$BRIDGE" up
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link set eth0 up
+  [[ $(ip -n "$ns" addr show dev eth0) == *"inet $ip/"* ]] || ip -n "$ns" addr add "$ip/24" dev eth0
+}
+
+start_host() { # index
+  local name ip ns d
+  name=$(host_name "$1"); ip=$(host_ip "$1"); ns="cdlab-$name"; d="$LAB_DIR/hosts/$name"
+  mkdir -p "$d/docker" "$d/paths" /run/sshd "$HOST_RUN"
+  for p in "${PRIVATE_HOST_PATHS[@]}"; do mkdir -p "$p" "$d/paths$p"; done
+  echo '{}' >"$d/daemon.json"
+  [[ -f $d/ssh_host_ed25519_key ]] || ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$d/ssh_host_ed25519_key"
+
+  local dpid; dpid=$(read_pid "$d/dockerd.pid")
+  if ! pid_alive "$dpid"; then
+    # A private mount namespace holds this host's socket dir (tmpfs) and its own copy of the host paths.
+    local mounts="mount -t tmpfs -o mode=0755 cdlab-$name $HOST_RUN"
+    for p in "${PRIVATE_HOST_PATHS[@]}"; do mounts+=" && mount --bind $d/paths$p $p"; done
+    setsid nsenter --net="/var/run/netns/$ns" unshare -m --propagation private -- /bin/sh -c \
+      "$mounts && exec dockerd --config-file $d/daemon.json -H unix://$HOST_RUN/docker.sock --data-root $d/docker \
+        --exec-root $HOST_RUN/exec --pidfile $HOST_RUN/docker.pid --bridge=none --iptables=false --ip-masq=false" \
+      >>"$LAB_DIR/logs/host-$name-docker.log" 2>&1 </dev/null &
+    dpid=$!
+    echo "$dpid" >"$d/dockerd.pid"
+    log "host $name: Docker engine starting (pid $dpid)"
+  fi
+  for _ in $(seq 1 120); do
+    nsenter -t "$dpid" -m -n docker -H "unix://$HOST_RUN/docker.sock" version >/dev/null 2>&1 && break
+    pid_alive "$dpid" || die "host $name: the Docker engine exited: see $LAB_DIR/logs/host-$name-docker.log"
+    sleep 0.5
+  done
+
+  local spid; spid=$(read_pid "$d/sshd.pid")
+  if ! pid_alive "$spid"; then
+    setsid nsenter -t "$dpid" -m -n /usr/sbin/sshd -D -e -f /dev/null \
+      -o "ListenAddress=$ip" -o Port=22 -o "HostKey=$d/ssh_host_ed25519_key" \
+      -o "AuthorizedKeysFile=$LAB_DIR/ssh/authorized_keys" -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no \
+      -o PermitRootLogin=prohibit-password -o StrictModes=no -o UsePAM=no -o "PidFile=$HOST_RUN/sshd.pid" \
+      -o "SetEnv=DOCKER_HOST=unix://$HOST_RUN/docker.sock CONTRAIL_LAB_HOST=$name" \
+      -o "Subsystem=sftp internal-sftp" \
+      >>"$LAB_DIR/logs/host-$name-sshd.log" 2>&1 </dev/null &
+    echo $! >"$d/sshd.pid"
+    log "host $name: sshd starting on $ip:22"
+  fi
+  for _ in $(seq 1 60); do
+    (exec 3<>"/dev/tcp/$ip/22") 2>/dev/null && break
+    sleep 0.25
+  done
+  (exec 3<>"/dev/tcp/$ip/22") 2>/dev/null || die "host $name: sshd does not answer on $ip:22: see $LAB_DIR/logs/host-$name-sshd.log"
+  echo "$ip $(cut -d' ' -f1,2 "$d/ssh_host_ed25519_key.pub")" >>"$LAB_DIR/ssh/known_hosts.new"
+}
+
+# ---------------------------------------------------------------- up / down / status
+cmd_up() {
+  local hosts=3
+  while (($#)); do
+    case $1 in
+      --hosts) [[ ${2:-} =~ ^[1-9][0-9]?$ && $2 -le 50 ]] || die "--hosts takes a number from 1 to 50 (got '${2:-}')" 2; hosts=$2; shift 2 ;;
+      *) die "lab up: unknown argument '$1' (usage: lab up [--hosts N])" 2 ;;
+    esac
+  done
+  mkdir -p "$LAB_DIR"/{logs,temporal,tls,ssh,registry/data,hosts,build-engine} "$LAB_RUN"
+  check_prereqs
+  # A previous lab with more hosts: remove the ones no longer wanted.
+  local old; old=$(state_get hosts); if [[ -n $old && $old -gt $hosts ]]; then for i in $(seq $((hosts + 1)) "$old"); do stop_host "$i"; done; fi
+  start_temporal
+  make_tls; make_secrets; make_ssh_keys
+  ensure_bridge
+  start_registry
+  start_build_engine
+  make_base_images
+  rm -f "$LAB_DIR/ssh/known_hosts.new"
+  for i in $(seq 1 "$hosts"); do ensure_netns "$i"; start_host "$i"; done
+  mv "$LAB_DIR/ssh/known_hosts.new" "$LAB_DIR/ssh/known_hosts"
+  printf 'hosts=%s\n' "$hosts" >"$LAB_DIR/state.env"
+  log "lab is up"
+  cmd_status
+}
+
+state_get() { grep -E "^$1=" "$LAB_DIR/state.env" 2>/dev/null | cut -d= -f2- || true; }
+
+stop_pid() { # pidfile [wait seconds]
+  local pid; pid=$(read_pid "$1")
+  if pid_alive "$pid"; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 $((${2:-15} * 4))); do pid_alive "$pid" || break; sleep 0.25; done
+    pid_alive "$pid" && kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$1"
+}
+
+stop_host() { # index
+  local name d; name=$(host_name "$1"); d="$LAB_DIR/hosts/$name"
+  stop_pid "$d/sshd.pid" 5
+  stop_pid "$d/dockerd.pid" 30 # dockerd stops its containers on the way out
+  ip link del "cdlab-v$1" 2>/dev/null || true
+  ip netns del "cdlab-$name" 2>/dev/null || true
+  umount -R "$d/docker" 2>/dev/null || true
+  rm -rf "$d"
+}
+
+cmd_down() {
+  local n; n=$(state_get hosts); n=${n:-3}
+  # Also sweep namespaces left by a lab whose state dir is gone (for example a removed checkout).
+  local max=$n
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^cdlab-' || true); do
+    [[ $ns =~ ^cdlab-compute([0-9]+)$ ]] && ((BASH_REMATCH[1] + 1 > max)) && max=$((BASH_REMATCH[1] + 1))
+  done
+  for i in $(seq 1 "$max"); do stop_host "$i"; done
+  stop_pid "$LAB_RUN/build/docker.pid" 30
+  stop_pid "$LAB_DIR/registry/pid" 5
+  stop_pid "$LAB_DIR/temporal/pid" 10
+  ip link del "$BRIDGE" 2>/dev/null || true
+  rm -rf "/etc/docker/certs.d/$REGISTRY_ADDR"
+  for p in "${PRIVATE_HOST_PATHS[@]}"; do rmdir "$p" 2>/dev/null || true; done
+  umount -R "$LAB_DIR/build-engine/data" 2>/dev/null || true
+  rm -rf "$LAB_DIR" "$LAB_RUN"
+  log "lab is down (the cache in $CACHE_DIR is kept)"
+}
+
+json_str() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
+
+cmd_status() {
+  local as_json=0
+  [[ ${1:-} == --json ]] && as_json=1
+  local n; n=$(state_get hosts); n=${n:-0}
+  local temporal_addr="${TEMPORAL_ADDRESS:-127.0.0.1:$TEMPORAL_PORT}" cli
+  cli=$(cat "$LAB_DIR/temporal/cli" 2>/dev/null || true)
+  local t_up r_up b_up
+  t_up=$([[ -n $cli ]] && "$cli" operator cluster health --address "$temporal_addr" >/dev/null 2>&1 && echo true || echo false)
+  r_up=$(pid_alive "$(read_pid "$LAB_DIR/registry/pid")" && echo true || echo false)
+  b_up=$(docker -H "${CONTRAIL_DOCKER_HOST:-unix://$BUILD_SOCK}" version >/dev/null 2>&1 && echo true || echo false)
+  local hosts_json="" sep=""
+  for i in $(seq 1 "$n"); do
+    local name ip d up
+    name=$(host_name "$i"); ip=$(host_ip "$i"); d="$LAB_DIR/hosts/$name"
+    up=$(pid_alive "$(read_pid "$d/sshd.pid")" && pid_alive "$(read_pid "$d/dockerd.pid")" && echo true || echo false)
+    hosts_json+="$sep{\"name\":$(json_str "$name"),\"address\":$(json_str "$ip"),\"roles\":[$(json_str "$(host_roles "$i")")],\"namespace\":$(json_str "cdlab-$name"),\"dockerHost\":$(json_str "unix://$HOST_RUN/docker.sock"),\"up\":$up}"
+    sep=","
+  done
+  local ui="http://127.0.0.1:$TEMPORAL_UI_PORT"
+  [[ -n ${TEMPORAL_ADDRESS:-} ]] && ui=""
+  local paths_json; paths_json=$(printf '"%s",' "${PRIVATE_HOST_PATHS[@]}"); paths_json="[${paths_json%,}]"
+  local json="{\"labDir\":$(json_str "$LAB_DIR"),\"up\":$([[ $n -gt 0 ]] && echo true || echo false),"
+  json+="\"temporal\":{\"address\":$(json_str "$temporal_addr"),\"ui\":$(json_str "$ui"),\"cli\":$(json_str "$cli"),\"namespace\":\"default\",\"up\":$t_up},"
+  json+="\"docker\":{\"host\":$(json_str "${CONTRAIL_DOCKER_HOST:-unix://$BUILD_SOCK}"),\"up\":$b_up},"
+  json+="\"registry\":{\"address\":$(json_str "$REGISTRY_ADDR"),\"ca\":$(json_str "$LAB_DIR/tls/ca.crt"),\"username\":$(json_str "$REGISTRY_USER"),\"passwordSecret\":\"LAB_REGISTRY_PASSWORD\",\"up\":$r_up},"
+  json+="\"hosts\":[$hosts_json],"
+  json+="\"ssh\":{\"user\":\"root\",\"keyFile\":$(json_str "$LAB_DIR/ssh/id_ed25519"),\"knownHosts\":$(json_str "$LAB_DIR/ssh/known_hosts")},"
+  json+="\"secrets\":$(json_str "$LAB_DIR/secrets.env"),\"privateHostPaths\":$paths_json,"
+  json+="\"baseImages\":[\"$BUSYBOX_TAG\",\"$DEBIAN_TAG\"]}"
+  if ((as_json)); then echo "$json"; return; fi
+  if [[ $n -eq 0 ]]; then echo "lab: not up (start it with: contrail-deploy lab up)"; return; fi
+  printf 'Temporal   %s  ui %s  (%s)\n' "$temporal_addr" "${ui:-n/a}" "$([[ $t_up == true ]] && echo up || echo DOWN)"
+  printf 'Docker     %s  (%s)\n' "${CONTRAIL_DOCKER_HOST:-unix://$BUILD_SOCK}" "$([[ $b_up == true ]] && echo up || echo DOWN)"
+  printf 'Registry   https://%s  user %s, password secret LAB_REGISTRY_PASSWORD  (%s)\n' "$REGISTRY_ADDR" "$REGISTRY_USER" "$([[ $r_up == true ]] && echo up || echo DOWN)"
+  for i in $(seq 1 "$n"); do
+    local name d up; name=$(host_name "$i"); d="$LAB_DIR/hosts/$name"
+    up=$(pid_alive "$(read_pid "$d/sshd.pid")" && pid_alive "$(read_pid "$d/dockerd.pid")" && echo up || echo DOWN)
+    printf 'Host       %-12s %-14s roles %-10s ssh root@%s (%s)\n' "$name" "$(host_ip "$i")" "$(host_roles "$i")" "$(host_ip "$i")" "$up"
+  done
+  printf 'SSH        key %s, known_hosts %s\n' "$LAB_DIR/ssh/id_ed25519" "$LAB_DIR/ssh/known_hosts"
+  printf 'Secrets    %s\n' "$LAB_DIR/secrets.env"
+}
+
+cmd_env() { # shell lines that point docker and temporal at the lab
+  echo "export DOCKER_HOST=${CONTRAIL_DOCKER_HOST:-unix://$BUILD_SOCK}"
+  echo "export CONTRAIL_SECRETS_FILE=$LAB_DIR/secrets.env"
+  [[ -f $LAB_DIR/temporal/cli ]] && echo "export TEMPORAL_CLI=$(cat "$LAB_DIR/temporal/cli")"
+  echo "export TEMPORAL_ADDRESS=${TEMPORAL_ADDRESS:-127.0.0.1:$TEMPORAL_PORT}"
+}
+
+# Run a command on a lab host, inside its namespaces (for tests and debugging; the pipeline itself uses SSH).
+cmd_exec() {
+  local name=${1:?usage: lab exec HOST CMD...}; shift
+  local pid; pid=$(read_pid "$LAB_DIR/hosts/$name/dockerd.pid")
+  pid_alive "$pid" || die "host $name is not running" 2
+  DOCKER_HOST="unix://$HOST_RUN/docker.sock" exec nsenter -t "$pid" -m -n "$@"
+}
+
+case "${1:-}" in
+  up) shift; cmd_up "$@" ;;
+  down) shift; cmd_down ;;
+  status) shift; cmd_status "$@" ;;
+  env) cmd_env ;;
+  exec) shift; cmd_exec "$@" ;;
+  temporal-cli) mkdir -p "$LAB_DIR/logs"; temporal_cli ;;
+  *) echo "usage: lab.sh up [--hosts N] | down | status [--json] | env | exec HOST CMD... | temporal-cli" >&2; exit 2 ;;
+esac

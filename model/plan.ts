@@ -1,0 +1,137 @@
+// The plan: everything a run needs, computed from a topology without I/O. It is the workflow's input, so it holds
+// secret NAMES only, never values.
+import { BASE_IMAGE_ARG, buildLevels } from './catalog';
+import { placeService } from './topology';
+import type { DirectorySpec, HealthCheck, SecretRef, Topology } from './types';
+
+export interface PlannedImage {
+  name: string;
+  /** Absolute path of the build context on the build worker. */
+  contextDir: string;
+  dockerfile: string;
+  parent: string | null;
+  /** External base for a root image (made locally by the lab). */
+  base: string | null;
+  level: number;
+  labels: Record<string, string>;
+  buildArgs: Record<string, string>;
+  /** Repository in the registry, without tag: registry/name. */
+  repository: string;
+}
+
+export interface PlannedHost {
+  name: string;
+  address: string;
+  sshPort: number;
+  roles: string[];
+  directories: DirectorySpec[];
+  kernelModules: string[];
+}
+
+export interface PlannedContainer {
+  /** Container name on its host (the service name). */
+  name: string;
+  service: string;
+  host: string;
+  hostAddress: string;
+  image: string;
+  stage: string;
+  env: Record<string, string | SecretRef>;
+  volumes: string[];
+  privileged: boolean;
+  capAdd: string[];
+  labels: Record<string, string>;
+  health: HealthCheck | null;
+}
+
+export interface PlannedStage {
+  name: string;
+  containers: PlannedContainer[];
+}
+
+export interface Plan {
+  topology: string;
+  topologyFile: string;
+  release: string;
+  registry: { address: string; ca: string | null; username: string; password: SecretRef };
+  ssh: { user: string; keyFile: string | null; knownHosts: string };
+  images: PlannedImage[];
+  hosts: PlannedHost[];
+  stages: PlannedStage[];
+}
+
+export interface PlanOptions {
+  /** Absolute directory of the catalog file, to resolve build contexts. */
+  catalogDir: string;
+}
+
+export function makePlan(t: Topology, opts: PlanOptions): Plan {
+  const images = buildLevels(t.catalog.images).map(({ image, level }) => ({
+    name: image.name,
+    contextDir: `${opts.catalogDir}/${image.context}`,
+    dockerfile: image.dockerfile,
+    parent: image.parent,
+    base: image.base,
+    level,
+    labels: image.labels,
+    buildArgs: image.buildArgs,
+    repository: `${t.registry.address}/${image.name}`,
+  }));
+  const hosts = t.hosts.map((h) => {
+    const roles = h.roles.map((r) => t.roles[r]).filter((r) => r !== undefined);
+    return {
+      name: h.name,
+      address: h.address,
+      sshPort: h.sshPort,
+      roles: h.roles,
+      directories: uniqueBy(roles.flatMap((r) => r.directories), (d) => d.path),
+      kernelModules: [...new Set(roles.flatMap((r) => r.kernelModules))],
+    };
+  });
+  const imageSpecs = new Map(t.catalog.images.map((i) => [i.name, i]));
+  const stages = t.stages.map((stage) => ({
+    name: stage,
+    containers: t.services
+      .filter((s) => s.stage === stage)
+      .flatMap((s) =>
+        placeService(t, s).map((h) => {
+          const image = imageSpecs.get(s.image)!;
+          return {
+            name: s.name,
+            service: s.name,
+            host: h.name,
+            hostAddress: h.address,
+            image: s.image,
+            stage,
+            // HOST_IP is what the original's common.env set by hand on every host; placement knows it.
+            env: { HOST_IP: h.address, ...s.env },
+            volumes: s.volumes,
+            privileged: s.privileged,
+            capAdd: s.capAdd,
+            labels: image.labels,
+            health: s.health ?? image.health ?? null,
+          };
+        }),
+      ),
+  }));
+  return {
+    topology: t.name,
+    topologyFile: t.file,
+    release: t.release,
+    registry: t.registry,
+    ssh: t.ssh,
+    images,
+    hosts,
+    stages,
+  };
+}
+
+/** The build arg that makes a Dockerfile build on exactly the given parent reference. */
+export function baseImageArg(ref: string): Record<string, string> {
+  return { [BASE_IMAGE_ARG]: ref };
+}
+
+function uniqueBy<T>(items: T[], key: (t: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((i) => (seen.has(key(i)) ? false : (seen.add(key(i)), true)));
+}

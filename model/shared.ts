@@ -1,0 +1,27 @@
+// Names shared by the CLI, workers and workflows: task queues, search attributes, queries.
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery } from '@temporalio/workflow';
+import type { RunSummary } from './steps';
+
+export interface TaskQueues {
+  /** Image builds and pushes: run this worker next to a Docker engine. */
+  build: string;
+  /** The pipeline workflow, host preparation and bring-up: run this worker where the hosts are reachable over SSH. */
+  deploy: string;
+}
+
+export const DEFAULT_QUEUE_PREFIX = 'contrail-deploy';
+
+export function taskQueues(prefix: string = DEFAULT_QUEUE_PREFIX): TaskQueues {
+  return { build: `${prefix}-build`, deploy: `${prefix}-deploy` };
+}
+
+export const SEARCH_ATTRIBUTES = {
+  release: defineSearchAttributeKey('ReleaseTag', SearchAttributeType.KEYWORD),
+  topology: defineSearchAttributeKey('Topology', SearchAttributeType.KEYWORD),
+  initiator: defineSearchAttributeKey('Initiator', SearchAttributeType.KEYWORD),
+  status: defineSearchAttributeKey('RunStatus', SearchAttributeType.KEYWORD),
+};
+
+/** The run as it stands: steps, counts, digests. */
+export const runSummaryQuery = defineQuery<RunSummary>('runSummary');

@@ -1,0 +1,213 @@
+// The topology: hosts, registry, SSH, roles (directories, kernel modules), services and their placement, stage order.
+import { ConfigError, type ConfigProblem } from './config-error';
+import { NAME, readHealth } from './catalog';
+import { DEFAULT_STAGES, type Catalog, type DirectorySpec, type HostSpec, type RoleSpec, type SecretRef, type ServiceSpec, type Topology } from './types';
+import { isMap } from 'yaml';
+import { YamlReader, type YamlNode } from './yaml-reader';
+
+const ADDRESS = { pattern: /^(\d{1,3}\.){3}\d{1,3}$|^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, hint: 'an IPv4 address or a host name' };
+const REGISTRY = { pattern: /^[a-z0-9.-]+(:\d{1,5})?$/i, hint: 'host:port, e.g. 10.0.0.1:5000' };
+const RELEASE = { pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, hint: 'a Docker tag: letters, digits, ".", "_" and "-"' };
+const HOST_PATH = { pattern: /^\/(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._/-]*$/, hint: 'an absolute path without "..", "." or shell characters, e.g. /dockervolumes/cassandra1' };
+const FILE_PATH = { pattern: /^[^\0\n;&|`$<>]+$/, hint: 'a file path (relative paths are relative to this file; "@lab/" is the lab state directory)' };
+const MODULE = { pattern: /^[a-z0-9_-]{1,64}$/, hint: 'a kernel module name such as kvm or vrouter' };
+const MODE = { pattern: /^0?[0-7]{3}$/, hint: 'an octal mode such as "0755"' };
+const OWNER = { pattern: /^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$|^\d+(:\d+)?$/, hint: 'user[:group] or uid[:gid]' };
+const USER = { pattern: /^[a-z_][a-z0-9_-]{0,31}$/, hint: 'a Unix user name' };
+const SECRET_NAME = { pattern: /^[A-Z][A-Z0-9_]{0,63}$/, hint: 'an upper-case name such as REGISTRY_PASSWORD' };
+const ENV_NAME = { pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, hint: 'letters, digits and _' };
+const VOLUME = { pattern: /^\/[A-Za-z0-9._/-]*:\/[A-Za-z0-9._/-]*(:(ro|rw))?$/, hint: 'HOST_PATH:CONTAINER_PATH[:ro]' };
+const CAPABILITY = { pattern: /^[A-Z_]{2,32}$/, hint: 'a capability such as NET_ADMIN' };
+/** Env names that carry credentials must come from a secret reference, never a value in the file. */
+const SECRET_LIKE = /PASSWORD|PASSWD|TOKEN|SECRET|PRIVATE_KEY|CREDENTIAL/i;
+
+export interface TopologyContext {
+  /** Directory that "@lab/" paths start from. */
+  labDir: string;
+  /** Reads and parses the catalog at an absolute path. */
+  loadCatalog(file: string): Catalog;
+}
+
+export function parseTopology(file: string, text: string, ctx: TopologyContext): Topology {
+  const r = new YamlReader(file, text);
+  const top = r.map(r.root, '', {
+    required: ['name', 'release', 'catalog', 'registry', 'hosts', 'services'],
+    optional: ['ssh', 'roles', 'stages'],
+  });
+  r.done();
+  const m = top!;
+  const dir = dirname(file);
+  const path = (node: YamlNode, field: string) => {
+    const p = r.str(node, field, FILE_PATH);
+    return p === undefined ? undefined : resolvePath(dir, p, ctx.labDir);
+  };
+
+  const name = r.str(m.get('name'), 'name', NAME);
+  const release = r.str(m.get('release'), 'release', RELEASE);
+  const catalogFile = path(m.get('catalog'), 'catalog');
+
+  const reg = r.map(m.get('registry'), 'registry', { required: ['address', 'username', 'password'], optional: ['ca'] });
+  const registry = reg && {
+    address: r.str(reg.get('address'), 'registry.address', REGISTRY) ?? '',
+    ca: reg.has('ca') ? path(reg.get('ca'), 'registry.ca') ?? null : null,
+    username: r.str(reg.get('username'), 'registry.username', USER) ?? '',
+    password: readSecretRef(r, reg.get('password'), 'registry.password') ?? { secret: '' },
+  };
+
+  const sshNode = m.get('ssh');
+  const sshMap = sshNode === undefined ? new Map<string, YamlNode>() : r.map(sshNode, 'ssh', { optional: ['user', 'keyFile', 'knownHosts'] });
+  const ssh = sshMap && {
+    user: r.optStr(sshMap.get('user'), 'ssh.user', 'root', USER) ?? 'root',
+    keyFile: sshMap.has('keyFile') ? path(sshMap.get('keyFile'), 'ssh.keyFile') ?? null : null,
+    knownHosts: sshMap.has('knownHosts') ? path(sshMap.get('knownHosts'), 'ssh.knownHosts') ?? '' : resolvePath(dir, '~/.ssh/known_hosts', ctx.labDir),
+  };
+
+  const hosts: HostSpec[] = [];
+  (r.list(m.get('hosts'), 'hosts') ?? []).forEach((node, i) => {
+    const f = `hosts[${i}]`;
+    const h = r.map(node, f, { required: ['name', 'address', 'roles'], optional: ['sshPort'] });
+    if (!h) return;
+    hosts.push({
+      name: r.str(h.get('name'), `${f}.name`, NAME) ?? '',
+      address: r.str(h.get('address'), `${f}.address`, ADDRESS) ?? '',
+      sshPort: h.has('sshPort') ? r.int(h.get('sshPort'), `${f}.sshPort`, 1, 65535) ?? 22 : 22,
+      roles: r.strList(h.get('roles'), `${f}.roles`, NAME) ?? [],
+    });
+  });
+
+  const roles: Record<string, RoleSpec> = {};
+  for (const [keyNode, valueNode] of r.pairs(m.get('roles'), 'roles') ?? []) {
+    const role = r.str(keyNode, 'roles', NAME);
+    if (role === undefined) continue;
+    const f = `roles.${role}`;
+    const rm = r.map(valueNode, f, { optional: ['directories', 'kernelModules'] });
+    if (!rm) continue;
+    roles[role] = {
+      directories: (r.list(rm.get('directories'), `${f}.directories`) ?? []).map((d, i) => readDirectory(r, d, `${f}.directories[${i}]`)).filter((d): d is DirectorySpec => !!d),
+      kernelModules: r.strList(rm.get('kernelModules'), `${f}.kernelModules`, MODULE) ?? [],
+    };
+  }
+
+  const stages = m.has('stages') ? r.strList(m.get('stages'), 'stages', NAME) ?? [] : [...DEFAULT_STAGES];
+  const services: ServiceSpec[] = [];
+  (r.list(m.get('services'), 'services') ?? []).forEach((node, i) => {
+    const s = readService(r, node, `services[${i}]`, stages);
+    if (s) services.push(s);
+  });
+  r.done();
+
+  let catalog: Catalog | undefined;
+  try {
+    catalog = ctx.loadCatalog(catalogFile!);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    r.problem(m.get('catalog'), 'catalog', `cannot read the catalog ${catalogFile}: ${(e as Error).message}`);
+    r.done();
+  }
+  const topology: Topology = { file, name: name!, release: release!, catalog: catalog!, registry: registry!, ssh: ssh!, hosts, roles, services, stages };
+  checkReferences(r, topology, m);
+  r.done();
+  return topology;
+}
+
+function readSecretRef(r: YamlReader, node: YamlNode, field: string): SecretRef | undefined {
+  const m = r.map(node, field, { required: ['secret'] });
+  if (!m) {
+    r.problems.pop();
+    return r.problem(node, field, 'a secret must be a reference, not a value', 'write { secret: NAME } and put NAME=value in the secrets file or the environment of the worker');
+  }
+  const name = r.str(m.get('secret'), `${field}.secret`, SECRET_NAME);
+  return name === undefined ? undefined : { secret: name };
+}
+
+function readDirectory(r: YamlReader, node: YamlNode, field: string): DirectorySpec | undefined {
+  const d = r.map(node, field, { required: ['path'], optional: ['mode', 'owner'] });
+  if (!d) return undefined;
+  return {
+    path: r.str(d.get('path'), `${field}.path`, HOST_PATH) ?? '',
+    mode: r.optStr(d.get('mode'), `${field}.mode`, '0755', MODE) ?? '0755',
+    owner: r.optStr(d.get('owner'), `${field}.owner`, 'root:root', OWNER) ?? 'root:root',
+  };
+}
+
+function readService(r: YamlReader, node: YamlNode, field: string, stages: string[]): ServiceSpec | undefined {
+  const s = r.map(node, field, { required: ['name', 'image', 'stage'], optional: ['roles', 'hosts', 'env', 'volumes', 'privileged', 'capAdd', 'health'] });
+  if (!s) return undefined;
+  const stage = r.str(s.get('stage'), `${field}.stage`, NAME);
+  if (stage !== undefined && !stages.includes(stage)) r.problem(s.get('stage'), `${field}.stage`, `unknown stage "${stage}"`, `stages: ${stages.join(', ')}`);
+  const env: Record<string, string | { secret: string }> = {};
+  for (const [k, v] of r.pairs(s.get('env'), `${field}.env`) ?? []) {
+    const key = r.str(k, `${field}.env`, ENV_NAME);
+    if (key === undefined) continue;
+    const f = `${field}.env.${key}`;
+    if (SECRET_LIKE.test(key) && !isMap(v)) {
+      r.problem(v, f, `${key} looks like a credential and is given as a plain value`, `write ${key}: { secret: NAME } and put NAME=value in the secrets file`);
+      continue;
+    }
+    const value = isMap(v) ? readSecretRef(r, v, f) : r.str(v, f);
+    if (value !== undefined) env[key] = value;
+  }
+  return {
+    name: r.str(s.get('name'), `${field}.name`, NAME) ?? '',
+    image: r.str(s.get('image'), `${field}.image`, NAME) ?? '',
+    stage: stage ?? '',
+    roles: r.strList(s.get('roles'), `${field}.roles`, NAME) ?? [],
+    hosts: r.strList(s.get('hosts'), `${field}.hosts`, NAME) ?? [],
+    env,
+    volumes: r.strList(s.get('volumes'), `${field}.volumes`, VOLUME) ?? [],
+    privileged: r.bool(s.get('privileged'), `${field}.privileged`, false) ?? false,
+    capAdd: r.strList(s.get('capAdd'), `${field}.capAdd`, CAPABILITY) ?? [],
+    health: s.has('health') ? readHealth(r, s.get('health'), `${field}.health`) : undefined,
+  };
+}
+
+function checkReferences(r: YamlReader, t: Topology, m: Map<string, YamlNode>): void {
+  const problems: ConfigProblem[] = [];
+  const add = (field: string, message: string, hint?: string) => problems.push({ file: t.file, field, message, hint });
+  const hostNames = new Set<string>();
+  for (const h of t.hosts) {
+    if (hostNames.has(h.name)) add(`hosts.${h.name}`, `duplicate host name "${h.name}"`);
+    hostNames.add(h.name);
+  }
+  const images = new Set(t.catalog.images.map((i) => i.name));
+  const serviceNames = new Set<string>();
+  for (const s of t.services) {
+    if (serviceNames.has(s.name)) add(`services.${s.name}`, `duplicate service name "${s.name}"`);
+    serviceNames.add(s.name);
+    if (!images.has(s.image)) add(`services.${s.name}.image`, `image "${s.image}" is not in the catalog ${t.catalog.file}`, `catalog images: ${[...images].join(', ')}`);
+    for (const h of s.hosts) if (!hostNames.has(h)) add(`services.${s.name}.hosts`, `host "${h}" is not in hosts`, `hosts: ${[...hostNames].join(', ')}`);
+    if (placeService(t, s).length === 0) {
+      add(`services.${s.name}`, `service "${s.name}" is placed on no host`, s.roles.length ? `no host has role ${s.roles.join(' or ')}` : 'give it roles: [...] or hosts: [...]');
+    }
+  }
+  for (const problem of problems) {
+    r.problem(m.get('services'), problem.field ?? '', problem.message, problem.hint);
+  }
+}
+
+/** The hosts a service runs on: its explicit hosts plus every host with one of its roles, in topology order. */
+export function placeService(t: Pick<Topology, 'hosts'>, s: Pick<ServiceSpec, 'roles' | 'hosts'>): HostSpec[] {
+  return t.hosts.filter((h) => s.hosts.includes(h.name) || h.roles.some((role) => s.roles.includes(role)));
+}
+
+export function dirname(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i <= 0 ? '/' : p.slice(0, i);
+}
+
+/** Resolves a path from a topology: "@lab/x" in the lab dir, "~/x" in $HOME (kept symbolic here), else relative to dir. */
+export function resolvePath(dir: string, p: string, labDir: string): string {
+  if (p.startsWith('@lab/')) return normalize(`${labDir}/${p.slice(5)}`);
+  if (p.startsWith('/') || p.startsWith('~/')) return normalize(p);
+  return normalize(`${dir}/${p}`);
+}
+
+function normalize(p: string): string {
+  const out: string[] = [];
+  for (const part of p.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') out.pop();
+    else out.push(part);
+  }
+  return (p.startsWith('/') ? '/' : '') + out.join('/');
+}

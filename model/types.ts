@@ -1,0 +1,95 @@
+// Plain data shared by the CLI, workflows and activities. No I/O, no Node built-ins: workflows import these types.
+
+/** A secret is never a value in a file or in workflow history, only a name resolved on the worker. */
+export interface SecretRef {
+  secret: string;
+}
+
+export interface HealthCheck {
+  /** TCP port that must accept connections on the container's host address. */
+  tcp?: number;
+  timeoutSeconds: number;
+}
+
+export interface ImageSpec {
+  name: string;
+  /** Build context directory, relative to the catalog file. */
+  context: string;
+  dockerfile: string;
+  /** Another catalog image this one is built FROM, or null for a root image. */
+  parent: string | null;
+  /** For a root image: the external base reference its FROM uses (made locally by the lab, never pulled). */
+  base: string | null;
+  labels: Record<string, string>;
+  buildArgs: Record<string, string>;
+  ports: number[];
+  health?: HealthCheck;
+}
+
+export interface Catalog {
+  file: string;
+  images: ImageSpec[];
+}
+
+export interface DirectorySpec {
+  path: string;
+  mode: string;
+  owner: string;
+}
+
+export interface RoleSpec {
+  directories: DirectorySpec[];
+  kernelModules: string[];
+}
+
+export interface HostSpec {
+  name: string;
+  address: string;
+  sshPort: number;
+  roles: string[];
+}
+
+export interface ServiceSpec {
+  name: string;
+  image: string;
+  stage: string;
+  /** Placement: roles and/or explicit host names. */
+  roles: string[];
+  hosts: string[];
+  env: Record<string, string | SecretRef>;
+  volumes: string[];
+  privileged: boolean;
+  capAdd: string[];
+  health?: HealthCheck;
+}
+
+export interface RegistrySpec {
+  address: string;
+  /** CA certificate file (absolute path) the registry's TLS certificate chains to, or null for the system store. */
+  ca: string | null;
+  username: string;
+  password: SecretRef;
+}
+
+export interface SshSpec {
+  user: string;
+  /** Private key file (absolute path); null: use the ssh-agent at SSH_AUTH_SOCK. */
+  keyFile: string | null;
+  /** known_hosts file (absolute path) that pins every host key. */
+  knownHosts: string;
+}
+
+export interface Topology {
+  file: string;
+  name: string;
+  release: string;
+  catalog: Catalog;
+  registry: RegistrySpec;
+  ssh: SshSpec;
+  hosts: HostSpec[];
+  roles: Record<string, RoleSpec>;
+  services: ServiceSpec[];
+  stages: string[];
+}
+
+export const DEFAULT_STAGES = ['common', 'database', 'config', 'control', 'analytics', 'webui', 'openstack', 'compute'];

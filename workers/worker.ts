@@ -1,0 +1,50 @@
+// Starts workers for the build and/or deploy task queues. Build workers need a Docker engine; deploy workers run the
+// pipeline workflow and reach the hosts over SSH. They can run on different machines.
+import { Runtime, Worker, DefaultLogger, type LogLevel } from '@temporalio/worker';
+import * as activities from '../activities';
+import { connectWorker } from '../lib/temporal';
+import { taskQueues, type TaskQueues } from '../model/shared';
+
+export type QueueKind = keyof TaskQueues;
+
+export interface WorkerOptions {
+  kinds: QueueKind[];
+  queuePrefix?: string;
+  /** Concurrent builds on this worker: each build is CPU-heavy, so the default fits a 2-core machine. */
+  maxBuilds?: number;
+  signal?: AbortSignal;
+}
+
+let runtimeInstalled = false;
+
+export async function runWorkers(opts: WorkerOptions): Promise<void> {
+  if (!runtimeInstalled) {
+    Runtime.install({ logger: new DefaultLogger((process.env.CONTRAIL_LOG_LEVEL as LogLevel) ?? 'WARN') });
+    runtimeInstalled = true;
+  }
+  const queues = taskQueues(opts.queuePrefix);
+  const { connection, namespace } = await connectWorker();
+  try {
+    const workers = await Promise.all(
+      opts.kinds.map((kind) =>
+        kind === 'build'
+          ? Worker.create({
+              connection, namespace, taskQueue: queues.build, activities,
+              maxConcurrentActivityTaskExecutions: opts.maxBuilds ?? 2,
+              shutdownGraceTime: '10s',
+            })
+          : Worker.create({
+              connection, namespace, taskQueue: queues.deploy, activities,
+              workflowsPath: require.resolve('../workflows'),
+              maxConcurrentActivityTaskExecutions: 20,
+              shutdownGraceTime: '10s',
+            }),
+      ),
+    );
+    const stop = () => workers.forEach((w) => w.shutdown());
+    opts.signal?.addEventListener('abort', stop);
+    await Promise.all(workers.map((w) => w.run()));
+  } finally {
+    await connection.close();
+  }
+}

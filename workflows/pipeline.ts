@@ -1,0 +1,191 @@
+// The pipeline: build every image after its parent is pushed, prepare hosts, bring services up stage by stage with
+// health gates. Orchestration only: all I/O is in activities, routed to the build or deploy task queue.
+import { ApplicationFailure, proxyActivities, setHandler, upsertSearchAttributes, type ActivityOptions } from '@temporalio/workflow';
+import type * as activities from '../activities';
+import type { PushResult } from '../activities/images';
+import type { Plan, PlannedContainer, PlannedHost, PlannedImage } from '../model/plan';
+import { runSummaryQuery, SEARCH_ATTRIBUTES, type TaskQueues } from '../model/shared';
+import { StepLog, stepId, type RunSummary } from '../model/steps';
+
+export interface PipelineInput {
+  runId: string;
+  plan: Plan;
+  queues: TaskQueues;
+  noCache?: boolean;
+}
+
+const NON_RETRYABLE = ['BuildFailed', 'BuildCancelled', 'ContextMissing', 'InvalidPlan', 'RegistryAuthFailed', 'KernelModuleMissing', 'SshRefused', 'ContainerRejected', 'HealthGateTimeout', 'SecretNotFound'];
+
+function options(taskQueue: string, startToCloseTimeout: ActivityOptions['startToCloseTimeout'], heartbeatTimeout?: ActivityOptions['heartbeatTimeout']): ActivityOptions {
+  return {
+    taskQueue,
+    startToCloseTimeout,
+    heartbeatTimeout,
+    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+  };
+}
+
+/** Thrown for a step that never ran because something it needs failed. */
+class Blocked extends Error {}
+
+export async function deployPipeline(input: PipelineInput): Promise<RunSummary> {
+  const { plan, queues } = input;
+  const build = proxyActivities<typeof activities>(options(queues.build, '30m', '2m'));
+  const deploy = proxyActivities<typeof activities>(options(queues.deploy, '10m', '1m'));
+  const health = proxyActivities<typeof activities>({ ...options(queues.deploy, '1h', '1m'), retry: { maximumAttempts: 1 } });
+
+  const steps = new StepLog(() => new Date());
+  const summary: RunSummary = {
+    runId: input.runId, status: 'running', release: plan.release, topology: plan.topology,
+    stageOrder: plan.stages.map((s) => s.name),
+    images: { built: 0, skipped: 0, failed: 0, blocked: 0 },
+    containers: { created: 0, recreated: 0, unchanged: 0 },
+    digests: {}, buildLogs: {}, steps: [],
+  };
+  const snapshot = (): RunSummary => ({ ...summary, steps: steps.all() });
+  setHandler(runSummaryQuery, snapshot);
+  registerSteps(steps, plan);
+
+  const failures: { id: string; message: string }[] = [];
+  /** Runs one step: records its times and outcome; a failure is recorded and rethrown to block dependants. */
+  async function step<T>(id: string, fn: () => Promise<T>, detail: (r: T) => string | undefined): Promise<T> {
+    steps.start(id);
+    try {
+      const r = await fn();
+      steps.finish(id, 'completed', detail(r));
+      return r;
+    } catch (e) {
+      if (e instanceof Blocked) {
+        steps.finish(id, 'blocked', e.message);
+      } else {
+        const message = failureMessage(e);
+        steps.finish(id, 'failed', message);
+        failures.push({ id, message });
+      }
+      throw new Blocked(`blocked by ${id}`);
+    }
+  }
+
+  // Images: each starts as soon as its own parent is pushed (not level by level).
+  const pushed = new Map<string, Promise<PushResult>>();
+  for (const image of plan.images) {
+    const parent = image.parent ? pushed.get(image.parent)! : Promise.resolve(undefined);
+    pushed.set(image.name, buildAndPush(image, parent));
+  }
+  async function buildAndPush(image: PlannedImage, parent: Promise<PushResult | undefined>): Promise<PushResult> {
+    const buildId = stepId('build', image.name);
+    let parentRef: string | null;
+    try {
+      parentRef = (await parent)?.ref ?? null;
+    } catch {
+      steps.finish(buildId, 'blocked', `parent ${image.parent} failed`);
+      steps.finish(stepId('push', image.name), 'blocked', `parent ${image.parent} failed`);
+      summary.images.blocked++;
+      throw new Blocked(`blocked by ${image.parent}`);
+    }
+    let built;
+    try {
+      built = await step(buildId, () => build.buildImage({ runId: input.runId, release: plan.release, image, parentRef, registry: plan.registry, noCache: input.noCache }), (r) => (r.skipped ? `unchanged (input ${r.inputHash})` : `built ${r.imageId.slice(0, 19)}`));
+    } catch (e) {
+      summary.images.failed++;
+      steps.finish(stepId('push', image.name), 'blocked', `build of ${image.name} failed`);
+      throw e;
+    }
+    if (!built.skipped) summary.buildLogs[image.name] = built.logFile;
+    if (built.skipped) {
+      summary.images.skipped++;
+      const s = steps.get(buildId);
+      if (s) steps.finish(buildId, 'skipped', s.detail);
+    } else {
+      summary.images.built++;
+    }
+    const result = await step(stepId('push', image.name), () => build.pushImage({ image: image.name, tag: built.tag, registry: plan.registry }), (r) => r.ref);
+    summary.digests[image.name] = result.ref;
+    return result;
+  }
+
+  // Hosts: prepared once, when the first container that needs them is about to start.
+  const prepared = new Map<string, Promise<unknown>>();
+  const hostsByName = new Map(plan.hosts.map((h) => [h.name, h]));
+  const prepare = (host: PlannedHost) => {
+    if (!prepared.has(host.name)) {
+      prepared.set(host.name, step(stepId('prepare', host.name), () => deploy.prepareHost({ host, ssh: plan.ssh }), (r) => r.items.map((i) => `${i.item}: ${i.outcome}`).join('; ') || 'nothing to do'));
+    }
+    return prepared.get(host.name)!;
+  };
+  // Every host is prepared right away, in parallel with the builds: preparation needs no image.
+  for (const host of plan.hosts) prepare(host).catch(() => undefined);
+
+  async function bringUp(c: PlannedContainer): Promise<void> {
+    const host = hostsByName.get(c.host)!;
+    const startId = stepId('start', c.name, c.host);
+    const healthId = stepId('health', c.name, c.host);
+    let image: PushResult;
+    try {
+      image = await pushed.get(c.image)!;
+      await prepare(host);
+    } catch (e) {
+      steps.finish(startId, 'blocked', (e as Error).message);
+      steps.finish(healthId, 'blocked', (e as Error).message);
+      throw e;
+    }
+    const target = { name: host.name, address: host.address, sshPort: host.sshPort };
+    try {
+      const started = await step(startId, () => deploy.startContainer({ runId: input.runId, container: c, host: target, imageRef: image.ref, registry: plan.registry, ssh: plan.ssh }), (r) => r.outcome);
+      summary.containers[started.outcome]++;
+    } catch (e) {
+      steps.finish(healthId, 'blocked', `start of ${c.name} failed`);
+      throw e;
+    }
+    await step(healthId, () => health.checkHealth({ container: c, host: target, ssh: plan.ssh }), (r) => `answered after ${r.answeredAfterMs} ms`);
+  }
+
+  // Stages in order; a stage starts when every container of the previous stages is healthy.
+  let stagesOk = true;
+  for (const stage of plan.stages) {
+    if (!stagesOk) {
+      for (const c of stage.containers) {
+        steps.finish(stepId('start', c.name, c.host), 'blocked', 'an earlier stage failed');
+        steps.finish(stepId('health', c.name, c.host), 'blocked', 'an earlier stage failed');
+      }
+      continue;
+    }
+    const results = await Promise.allSettled(stage.containers.map(bringUp));
+    stagesOk = results.every((r) => r.status === 'fulfilled');
+  }
+  // Images that no service runs are still built and pushed before the run ends.
+  await Promise.allSettled([...pushed.values(), ...prepared.values()]);
+
+  summary.status = failures.length ? 'failed' : 'completed';
+  summary.failedStep = failures[0];
+  upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: summary.status }]);
+  if (failures.length) {
+    throw ApplicationFailure.nonRetryable(
+      `step ${failures[0].id} failed: ${failures[0].message}${failures.length > 1 ? ` (and ${failures.length - 1} more failed steps)` : ''}`,
+      'PipelineFailed',
+      snapshot(),
+    );
+  }
+  return snapshot();
+}
+
+function registerSteps(steps: StepLog, plan: Plan): void {
+  for (const image of plan.images) {
+    steps.add({ id: stepId('build', image.name), kind: 'build', target: image.name, parent: image.parent ?? undefined });
+    steps.add({ id: stepId('push', image.name), kind: 'push', target: image.name, parent: image.parent ?? undefined });
+  }
+  for (const host of plan.hosts) steps.add({ id: stepId('prepare', host.name), kind: 'prepare', target: host.name, host: host.name });
+  for (const stage of plan.stages) {
+    for (const c of stage.containers) {
+      steps.add({ id: stepId('start', c.name, c.host), kind: 'start', target: c.name, host: c.host, stage: stage.name });
+      steps.add({ id: stepId('health', c.name, c.host), kind: 'health', target: c.name, host: c.host, stage: stage.name });
+    }
+  }
+}
+
+/** The innermost failure message (an activity's own words), without the wrapper's. */
+function failureMessage(e: unknown): string {
+  let cur = e as { message?: string; cause?: unknown } | undefined;
+  while (cur?.cause) cur = cur.cause as typeof cur;
+  return cur?.message ?? String(e);
+}
