@@ -14,6 +14,7 @@ export const BASE_IMAGE_ARG = 'BASE_IMAGE';
 
 export function parseCatalog(file: string, text: string): Catalog {
   const r = new YamlReader(file, text);
+  r.done(); // syntax problems first: nothing below is meaningful without a document
   const top = r.map(r.root, '', { required: ['images'] });
   const images: ImageSpec[] = [];
   (r.list(top?.get('images'), 'images') ?? []).forEach((node, i) => {

@@ -30,6 +30,7 @@ export interface TopologyContext {
 
 export function parseTopology(file: string, text: string, ctx: TopologyContext): Topology {
   const r = new YamlReader(file, text);
+  r.done(); // syntax problems first: nothing below is meaningful without a document
   const top = r.map(r.root, '', {
     required: ['name', 'release', 'catalog', 'registry', 'hosts', 'services'],
     optional: ['ssh', 'roles', 'stages'],

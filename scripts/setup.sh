@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# One-time set-up on a fresh Debian machine (as root): system packages, npm packages, the Temporal CLI, base images,
+# and the lab. Safe to re-run; slow parts are cached in ~/.cache/contrail-deploy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+  echo "[setup] installing Debian packages"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-registry docker-compose apache2-utils busybox-static \
+    debootstrap openssh-server openssh-client iproute2 util-linux kmod openssl curl ca-certificates >/dev/null
+fi
+if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "[setup] npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+bash lab/lab.sh up "$@"

@@ -1,0 +1,97 @@
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as https from 'https';
+import * as path from 'path';
+import { PROJECT_ROOT } from '../../lib/paths';
+
+export const CLI = path.join(PROJECT_ROOT, 'bin', 'contrail-deploy.js');
+
+export interface LabStatus {
+  labDir: string;
+  temporal: { address: string; ui: string; cli: string };
+  docker: { host: string };
+  registry: { address: string; ca: string; username: string; passwordSecret: string };
+  hosts: { name: string; address: string; roles: string[] }[];
+  ssh: { user: string; keyFile: string; knownHosts: string };
+  secrets: string;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI as a user would, to the end. */
+export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, cwd: PROJECT_ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+export function lastJsonLine<T>(stdout: string): T {
+  const lines = stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]) as T;
+}
+
+export function labStatus(): LabStatus {
+  const r = spawnSync('bash', [path.join(PROJECT_ROOT, 'lab', 'lab.sh'), 'status', '--json'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`lab status failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as LabStatus;
+}
+
+/** A command on a lab host over SSH with the lab key, checking the host key strictly (as a user would). */
+export function sshRun(lab: LabStatus, host: string, command: string): { code: number; stdout: string; stderr: string } {
+  const address = lab.hosts.find((h) => h.name === host)!.address;
+  const r = spawnSync('ssh', ['-i', lab.ssh.keyFile, '-o', `UserKnownHostsFile=${lab.ssh.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `${lab.ssh.user}@${address}`, command], { encoding: 'utf8' });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function secret(lab: LabStatus, name: string): string {
+  const line = fs.readFileSync(lab.secrets, 'utf8').split('\n').find((l) => l.startsWith(`${name}=`));
+  if (!line) throw new Error(`no ${name} in ${lab.secrets}`);
+  return line.slice(name.length + 1);
+}
+
+/** GET on the lab registry's HTTP API, over TLS checked against the lab CA. */
+export function registryGet(lab: LabStatus, urlPath: string, auth?: { user: string; password: string }, accept?: string): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {};
+    if (auth) headers.authorization = `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}`;
+    if (accept) headers.accept = accept;
+    const req = https.get(`https://${lab.registry.address}${urlPath}`, { ca: fs.readFileSync(lab.registry.ca), headers }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    req.on('error', reject);
+  });
+}
+
+/** Starts `contrail-deploy worker` as its own process (stopped by the returned function). */
+export function startWorker(env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string; stop: () => Promise<void> } {
+  const child = spawn(process.execPath, [CLI, 'worker'], { env: { ...process.env, ...env }, cwd: PROJECT_ROOT });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  return {
+    child,
+    output: () => output,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 15000).unref();
+      }),
+  };
+}
+
+export function uniqueSuffix(): string {
+  return `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
+}

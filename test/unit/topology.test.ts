@@ -1,0 +1,96 @@
+import * as path from 'path';
+import { ConfigError } from '../../model/config-error';
+import { makePlan } from '../../model/plan';
+import { parseTopology } from '../../model/topology';
+import type { Catalog } from '../../model/types';
+import { loadPlan } from '../../lib/load';
+import { PROJECT_ROOT } from '../../lib/paths';
+
+const catalog: Catalog = {
+  file: '/p/images/catalog.yaml',
+  images: [
+    { name: 'base', context: 'base', dockerfile: 'Dockerfile', parent: null, base: 'busybox:local', labels: {}, buildArgs: {}, ports: [] },
+    { name: 'web', context: 'web', dockerfile: 'Dockerfile', parent: 'base', base: null, labels: { 'net.juniper.node': 'controller' }, buildArgs: {}, ports: [8082], health: { tcp: 8082, timeoutSeconds: 30 } },
+  ],
+};
+const ctx = { labDir: '/lab', loadCatalog: () => catalog };
+
+const VALID = `name: t
+release: r1
+catalog: ../images/catalog.yaml
+registry: { address: "10.0.0.1:5000", ca: "@lab/tls/ca.crt", username: u, password: { secret: REG_PW } }
+ssh: { user: root, keyFile: "@lab/ssh/id", knownHosts: "@lab/ssh/known_hosts" }
+hosts:
+  - { name: c1, address: 10.0.0.11, roles: [controller] }
+  - { name: n1, address: 10.0.0.12, roles: [compute] }
+roles:
+  controller: { directories: [{ path: /dockervolumes/x, mode: "0750" }], kernelModules: [overlay] }
+  compute: { kernelModules: [kvm, vrouter] }
+services:
+  - name: web
+    image: web
+    stage: common
+    roles: [controller]
+    env: { GREETING: hi, ADMIN_PASSWORD: { secret: ADMIN_PW } }
+`;
+
+function problems(text: string): string {
+  try {
+    parseTopology('/p/topology/t.yaml', text, ctx);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.message;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('topology', () => {
+  test('paths resolve against the file and the lab dir; secrets stay names', () => {
+    const t = parseTopology('/p/topology/t.yaml', VALID, ctx);
+    expect(t.registry).toEqual({ address: '10.0.0.1:5000', ca: '/lab/tls/ca.crt', username: 'u', password: { secret: 'REG_PW' } });
+    expect(t.ssh.keyFile).toBe('/lab/ssh/id');
+    expect(t.stages[0]).toBe('common');
+    expect(t.services[0].env.ADMIN_PASSWORD).toEqual({ secret: 'ADMIN_PW' });
+  });
+
+  test('the plan places services by role, sets HOST_IP, merges role preparation per host', () => {
+    const plan = makePlan(parseTopology('/p/topology/t.yaml', VALID, ctx), { catalogDir: '/p/images' });
+    expect(plan.images.map((i) => [i.name, i.level, i.repository])).toEqual([['base', 0, '10.0.0.1:5000/base'], ['web', 1, '10.0.0.1:5000/web']]);
+    const common = plan.stages.find((s) => s.name === 'common')!;
+    expect(common.containers).toHaveLength(1);
+    expect(common.containers[0]).toMatchObject({ host: 'c1', hostAddress: '10.0.0.11', env: { HOST_IP: '10.0.0.11', GREETING: 'hi' }, health: { tcp: 8082 } });
+    expect(plan.hosts.find((h) => h.name === 'n1')?.kernelModules).toEqual(['kvm', 'vrouter']);
+    expect(plan.hosts.find((h) => h.name === 'c1')?.directories).toEqual([{ path: '/dockervolumes/x', mode: '0750', owner: 'root:root' }]);
+    expect(JSON.stringify(plan)).not.toMatch(/"ADMIN_PW"\s*:\s*"[^{]/);
+  });
+
+  test('a credential given as a plain value is refused, naming line and field', () => {
+    const msg = problems(VALID.replace('ADMIN_PASSWORD: { secret: ADMIN_PW }', 'ADMIN_PASSWORD: contrail123'));
+    expect(msg).toMatch(/t\.yaml:17:\d+: services\[0\]\.env\.ADMIN_PASSWORD: ADMIN_PASSWORD looks like a credential/);
+    expect(problems(VALID.replace('password: { secret: REG_PW }', 'password: hunter22'))).toContain('registry.password: a secret must be a reference, not a value');
+  });
+
+  test('relative host paths, "..", and shell characters are refused', () => {
+    expect(problems(VALID.replace('/dockervolumes/x', 'dockervolumes/x'))).toContain('roles.controller.directories[0].path: invalid value');
+    expect(problems(VALID.replace('/dockervolumes/x', '/dockervolumes/../etc'))).toContain('invalid value "/dockervolumes/../etc"');
+    expect(problems(VALID.replace('kvm, vrouter', 'kvm, "vrouter; rm -rf /"'))).toContain('roles.compute.kernelModules[1]: invalid value');
+  });
+
+  test('a service on no host, an unknown image and an unknown stage are named', () => {
+    expect(problems(VALID.replace('roles: [controller]\n    env', 'roles: [storage]\n    env'))).toContain('service "web" is placed on no host (no host has role storage)');
+    expect(problems(VALID.replace('image: web', 'image: nope'))).toContain('image "nope" is not in the catalog');
+    expect(problems(VALID.replace('stage: common', 'stage: later'))).toContain('unknown stage "later"');
+  });
+
+  test('wrong types say what was expected', () => {
+    expect(problems(VALID.replace('address: 10.0.0.11', 'address: [1]'))).toContain('hosts[0].address: expected a non-empty string, got a list');
+    expect(problems(VALID.replace('release: r1', 'release: 2026'))).toContain('release: expected a string, got 2026 (quote it: "2026")');
+  });
+
+  test('topology/lab.yaml plans against the real catalog', () => {
+    const { plan } = loadPlan(path.join(PROJECT_ROOT, 'topology/lab.yaml'));
+    expect(plan.hosts.map((h) => h.name)).toEqual(['controller1', 'compute1', 'compute2']);
+    expect(plan.images.map((i) => i.name)).toEqual(['smoke-base', 'smoke-web']);
+    expect(plan.registry.password).toEqual({ secret: 'LAB_REGISTRY_PASSWORD' });
+  });
+});

@@ -1,0 +1,136 @@
+// Workflow logic on the real Temporal dev server binary, with stubbed activities (no Docker, no SSH).
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Runtime, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type * as activities from '../../activities';
+import type { BuildRequest } from '../../activities/images';
+import type { Plan, PlannedContainer, PlannedImage } from '../../model/plan';
+import type { RunSummary } from '../../model/steps';
+import { deployPipeline } from '../../workflows';
+import { temporalCli } from '../helpers/temporal';
+
+jest.setTimeout(120000);
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+
+beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: temporalCli() }, searchAttributes: [{ name: 'ReleaseTag', type: 'KEYWORD' }, { name: 'Topology', type: 'KEYWORD' }, { name: 'Initiator', type: 'KEYWORD' }, { name: 'RunStatus', type: 'KEYWORD' }] as never },
+  });
+  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('ERROR') });
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const image = (name: string, parent: string | null): PlannedImage => ({
+  name, contextDir: `/ctx/${name}`, dockerfile: 'Dockerfile', parent, base: parent ? null : 'busybox:local', level: parent ? 1 : 0, labels: {}, buildArgs: {}, repository: `reg:5000/${name}`,
+});
+const container = (name: string, img: string, stage: string, host = 'h1'): PlannedContainer => ({
+  name, service: name, host, hostAddress: '10.0.0.1', image: img, stage, env: {}, volumes: [], privileged: false, capAdd: [], labels: {}, health: { tcp: 1, timeoutSeconds: 1 },
+});
+function plan(images: PlannedImage[], stages: { name: string; containers: PlannedContainer[] }[]): Plan {
+  return {
+    topology: 't', topologyFile: '/t.yaml', release: 'r1',
+    registry: { address: 'reg:5000', ca: null, username: 'u', password: { secret: 'PW' } },
+    ssh: { user: 'root', keyFile: null, knownHosts: '/kh' },
+    images,
+    hosts: [{ name: 'h1', address: '10.0.0.1', sshPort: 22, roles: [], directories: [], kernelModules: [] }],
+    stages,
+  };
+}
+
+/** Stub activities that record the order of events. */
+function stubs(events: string[], opts: { failBuild?: string; failHealth?: string } = {}): typeof activities {
+  const tick = () => new Promise((r) => setTimeout(r, 20));
+  return {
+    async buildImage(req: BuildRequest) {
+      events.push(`build ${req.image.name} from ${req.parentRef ?? req.image.base}`);
+      await tick();
+      if (req.image.name === opts.failBuild) throw ApplicationFailure.nonRetryable(`build of ${req.image.name} failed: RUN false`, 'BuildFailed');
+      return { image: req.image.name, tag: `${req.image.repository}:r1`, imageId: `id-${req.image.name}`, inputHash: 'h', skipped: false, logFile: `/logs/${req.image.name}.log` };
+    },
+    async pushImage(req) {
+      await tick();
+      events.push(`pushed ${req.image}`);
+      return { image: req.image, digest: `sha256:${req.image}`, ref: `reg:5000/${req.image}@sha256:${req.image}` };
+    },
+    async prepareHost(req) {
+      events.push(`prepare ${req.host.name}`);
+      return { host: req.host.name, dockerVersion: '20.10', items: [] };
+    },
+    async startContainer(req) {
+      events.push(`start ${req.container.name} ${req.imageRef}`);
+      return { container: req.container.name, host: req.container.host, id: 'x', outcome: 'created' as const };
+    },
+    async checkHealth(req) {
+      await tick();
+      if (req.container.name === opts.failHealth) throw ApplicationFailure.nonRetryable(`health gate: ${req.container.name} did not answer`, 'HealthGateTimeout');
+      events.push(`healthy ${req.container.name}`);
+      return { container: req.container.name, host: req.container.host, answeredAfterMs: 1 };
+    },
+  };
+}
+
+async function runPipeline(p: Plan, acts: typeof activities, id: string): Promise<RunSummary> {
+  const queues = { build: `${id}-build`, deploy: `${id}-deploy` };
+  const workers = await Promise.all([
+    Worker.create({ connection: env.nativeConnection, taskQueue: queues.deploy, workflowBundle: bundle, activities: acts }),
+    Worker.create({ connection: env.nativeConnection, taskQueue: queues.build, activities: acts }),
+  ]);
+  const [deploy, build] = workers;
+  return deploy.runUntil(build.runUntil(env.client.workflow.execute(deployPipeline, { taskQueue: queues.deploy, workflowId: id, args: [{ runId: id, plan: p, queues }] })));
+}
+
+test('each sub builds after its own parent is pushed, on exactly that digest; services wait for their image', async () => {
+  const events: string[] = [];
+  const p = plan([image('a', null), image('b', 'a'), image('c', null), image('d', 'c')], [{ name: 'common', containers: [container('svc-b', 'b', 'common')] }]);
+  const summary = await runPipeline(p, stubs(events), 'wf-order');
+  expect(summary.status).toBe('completed');
+  expect(events).toContain('build b from reg:5000/a@sha256:a');
+  expect(events).toContain('build d from reg:5000/c@sha256:c');
+  expect(events.indexOf('pushed a')).toBeLessThan(events.indexOf('build b from reg:5000/a@sha256:a'));
+  expect(events.indexOf('pushed b')).toBeLessThan(events.indexOf('start svc-b reg:5000/b@sha256:b'));
+  expect(summary.images).toEqual({ built: 4, skipped: 0, failed: 0, blocked: 0 });
+  expect(summary.containers.created).toBe(1);
+  expect(summary.digests.b).toBe('reg:5000/b@sha256:b');
+  const kinds = new Set(summary.steps.map((s) => s.kind));
+  expect([...kinds].sort()).toEqual(['build', 'health', 'prepare', 'push', 'start']);
+  for (const s of summary.steps) expect(s.status).toBe('completed');
+});
+
+test('a failed build blocks its children; other branches finish; the run fails naming the step', async () => {
+  const events: string[] = [];
+  const p = plan([image('a', null), image('b', 'a'), image('c', null), image('d', 'c')], []);
+  const error = await runPipeline(p, stubs(events, { failBuild: 'a' }), 'wf-fail').catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  const failure = (error as WorkflowFailedError).cause as ApplicationFailure;
+  expect(failure.message).toContain('step build:a failed: build of a failed: RUN false');
+  const summary = failure.details?.[0] as RunSummary;
+  expect(summary.images).toEqual({ built: 2, skipped: 0, failed: 1, blocked: 1 });
+  expect(summary.steps.find((s) => s.id === 'build:b')?.status).toBe('blocked');
+  expect(events).toContain('pushed d');
+  expect(events.some((e) => e.startsWith('build b'))).toBe(false);
+});
+
+test('a stage starts only when every container of the previous stage is healthy; a failed gate stops later stages', async () => {
+  const events: string[] = [];
+  const p = plan([image('a', null)], [
+    { name: 'common', containers: [container('one', 'a', 'common'), container('two', 'a', 'common')] },
+    { name: 'database', containers: [container('three', 'a', 'database')] },
+  ]);
+  const summary = await runPipeline(p, stubs(events), 'wf-stages');
+  const startThree = events.findIndex((e) => e.startsWith('start three'));
+  expect(startThree).toBeGreaterThan(events.indexOf('healthy one'));
+  expect(startThree).toBeGreaterThan(events.indexOf('healthy two'));
+  expect(summary.stageOrder).toEqual(['common', 'database']);
+
+  const events2: string[] = [];
+  const error = await runPipeline(p, stubs(events2, { failHealth: 'one' }), 'wf-gate').catch((e: unknown) => e);
+  const summary2 = ((error as WorkflowFailedError).cause as ApplicationFailure).details?.[0] as RunSummary;
+  expect(summary2.failedStep?.id).toBe('health:one@h1');
+  expect(summary2.steps.find((s) => s.id === 'start:three@h1')?.status).toBe('blocked');
+  expect(events2.some((e) => e.startsWith('start three'))).toBe(false);
+});
