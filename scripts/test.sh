@@ -7,4 +7,9 @@ cd "$(dirname "$0")/.."
 bash lab/lab.sh up >/dev/null
 npx tsc --noEmit -p .
 npx eslint .
-exec npx jest ${CI:+--ci} "$@"
+results=$(mktemp)
+status=0
+npx jest ${CI:+--ci} --json --outputFile="$results" "$@" || status=$?
+node -e 'const r = require(process.argv[1]); console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed`)' "$results" || true
+rm -f "$results"
+exit $status

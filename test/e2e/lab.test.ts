@@ -13,7 +13,7 @@ beforeAll(() => {
 test('lab status --json says what runs where', async () => {
   const r = await cli(['lab', 'status', '--json']);
   expect(r.code).toBe(0);
-  const s = JSON.parse(r.stdout) as LabStatus & { temporal: { up: boolean }; registry: { up: boolean }; hosts: { up: boolean }[] };
+  const s = JSON.parse(r.stdout) as Omit<LabStatus, 'hosts'> & { temporal: { up: boolean }; registry: { up: boolean }; hosts: { name: string; roles: string[]; up: boolean }[] };
   expect(s.temporal).toMatchObject({ address: '127.0.0.1:7233', ui: 'http://127.0.0.1:8233', up: true });
   expect(fs.existsSync(s.temporal.cli)).toBe(true);
   expect(s.registry).toMatchObject({ address: expect.stringMatching(/^\d+\.\d+\.\d+\.1:5000$/), up: true });

@@ -1,0 +1,109 @@
+// Activities against the real lab: how each kind of failure is classified (retry or not) and worded.
+import * as fs from 'fs';
+import * as path from 'path';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { buildImage, pushImage } from '../../activities/images';
+import { prepareHost } from '../../activities/hosts';
+import { labDir } from '../../lib/paths';
+import type { PlannedImage } from '../../model/plan';
+import { scratchDir } from '../helpers/files';
+import { labStatus, secret, uniqueSuffix, type LabStatus } from '../helpers/lab';
+
+jest.setTimeout(120000);
+/** Failures are the point of these tests: keep the SDK from logging each one. */
+const activityEnv = () => {
+  const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+  return { env, run: <A, R>(fn: (arg: A) => Promise<R>, arg: A): Promise<R> => env.run(fn, arg) as Promise<R> };
+};
+let lab: LabStatus;
+beforeAll(() => {
+  lab = labStatus();
+});
+
+const registry = () => ({ address: lab.registry.address, username: lab.registry.username, password: { secret: lab.registry.passwordSecret } });
+const ssh = () => ({ user: 'root', keyFile: lab.ssh.keyFile, knownHosts: lab.ssh.knownHosts });
+
+function image(name: string, files: Record<string, string>): PlannedImage {
+  return { name, contextDir: scratchDir(files), dockerfile: 'Dockerfile', parent: null, base: 'busybox:local', level: 0, labels: {}, buildArgs: {}, repository: `${lab.registry.address}/${name}` };
+}
+
+async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
+  const e = await p.then(() => undefined, (err: unknown) => err);
+  expect(e).toBeInstanceOf(ApplicationFailure);
+  return e as ApplicationFailure;
+}
+
+test('a failing Dockerfile step is not retried, and the failure carries the last lines of output', async () => {
+  const img = image(`bad-${uniqueSuffix()}`, { Dockerfile: 'ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo about-to-fail && false\n' });
+  const f = await failureOf(activityEnv().run(buildImage, { runId: 'act-test', release: 't', image: img, parentRef: null, registry: registry() }));
+  expect(f.type).toBe('BuildFailed');
+  expect(f.nonRetryable).toBe(true);
+  expect(f.message).toContain(`build of ${img.name} failed`);
+  expect(f.message).toContain('about-to-fail');
+  expect(f.message).toContain('Fix the Dockerfile');
+});
+
+test('a build streams its output to a log file and heartbeats', async () => {
+  const img = image(`ok-${uniqueSuffix()}`, { Dockerfile: 'ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo built-here\n' });
+  const env = activityEnv();
+  let heartbeats = 0;
+  env.env.on('heartbeat', () => heartbeats++);
+  const r = await env.run(buildImage, { runId: 'act-test', release: 't', image: img, parentRef: null, registry: registry() });
+  expect(r.skipped).toBe(false);
+  expect(fs.readFileSync(r.logFile, 'utf8')).toContain('built-here');
+  expect(heartbeats).toBeGreaterThan(0);
+  // Same inputs again: no build at all.
+  const again = await activityEnv().run(buildImage, { runId: 'act-test', release: 't', image: img, parentRef: null, registry: registry() });
+  expect(again).toMatchObject({ skipped: true, imageId: r.imageId });
+});
+
+test('a registry that refuses the credentials is not retried, and the password never shows', async () => {
+  const img = image(`auth-${uniqueSuffix()}`, { Dockerfile: 'ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n' });
+  const built = await activityEnv().run(buildImage, { runId: 'act-test', release: 't', image: img, parentRef: null, registry: registry() });
+  const wrongPassword = `wrong-${uniqueSuffix()}`;
+  process.env.E2E_WRONG_REGISTRY_PASSWORD = wrongPassword;
+  try {
+    const f = await failureOf(activityEnv().run(pushImage, { image: img.name, tag: built.tag, registry: { ...registry(), password: { secret: 'E2E_WRONG_REGISTRY_PASSWORD' } } }));
+    expect(f.type).toBe('RegistryAuthFailed');
+    expect(f.nonRetryable).toBe(true);
+    expect(f.message).toContain('Check the secret E2E_WRONG_REGISTRY_PASSWORD');
+    expect(f.message).not.toContain(wrongPassword);
+  } finally {
+    delete process.env.E2E_WRONG_REGISTRY_PASSWORD;
+  }
+  expect(secret(lab, lab.registry.passwordSecret)).not.toBe('');
+});
+
+const host = (name: string, address: string, port = 22) => ({ name, address, sshPort: port, roles: [], directories: [], kernelModules: [] });
+
+test('a changed host key stops that host: no blind trust', async () => {
+  const controller = lab.hosts[0];
+  const forged = path.join(scratchDir({}), 'known_hosts');
+  const otherKey = fs.readFileSync(lab.ssh.knownHosts, 'utf8').split('\n').find((l) => l.startsWith(`${lab.hosts[1].address} `))!.split(' ').slice(1).join(' ');
+  fs.writeFileSync(forged, `${controller.address} ${otherKey}\n`);
+  const f = await failureOf(activityEnv().run(prepareHost, { host: host(controller.name, controller.address), ssh: { ...ssh(), knownHosts: forged } }));
+  expect(f.type).toBe('SshRefused');
+  expect(f.nonRetryable).toBe(true);
+  expect(f.message).toContain(`host ${controller.name}: verify host key: the host key of ${controller.address} does not match`);
+});
+
+test('an unreachable host is retried (it may come back), naming host and step', async () => {
+  const kh = path.join(scratchDir({}), 'known_hosts');
+  fs.writeFileSync(kh, `[127.0.0.1]:1 ${fs.readFileSync(lab.ssh.knownHosts, 'utf8').split('\n')[0].split(' ').slice(1).join(' ')}\n`);
+  const f = await failureOf(activityEnv().run(prepareHost, { host: host('gone', '127.0.0.1', 1), ssh: { ...ssh(), knownHosts: kh } }));
+  expect(f.nonRetryable).toBe(false);
+  expect(f.message).toContain('host gone: connect: cannot reach 127.0.0.1:1');
+});
+
+test('host preparation is idempotent: the second time every item is unchanged', async () => {
+  const dir = `/dockervolumes/act-${uniqueSuffix()}`;
+  const compute = lab.hosts[1];
+  const req = { host: { ...host(compute.name, compute.address), directories: [{ path: dir, mode: '0700', owner: 'root:root' }], kernelModules: ['kvm'] }, ssh: ssh() };
+  const first = await activityEnv().run(prepareHost, req);
+  expect(first.items).toEqual([{ item: `directory ${dir}`, outcome: 'created' }, { item: 'kernel module kvm', outcome: 'unchanged' }]);
+  const second = await activityEnv().run(prepareHost, req);
+  expect(second.items.map((i) => i.outcome)).toEqual(['unchanged', 'unchanged']);
+  expect(labDir()).toBe(lab.labDir);
+});
