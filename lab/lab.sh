@@ -365,13 +365,17 @@ stop_pid() { # pidfile [wait seconds]
   rm -f "$1"
 }
 
+unmount_under() { # dir: lazily unmount everything mounted below it (dockerd leaves netns and overlay mounts)
+  awk -v d="$1/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+
 stop_host() { # index
   local name d; name=$(host_name "$1"); d="$LAB_DIR/hosts/$name"
   stop_pid "$d/sshd.pid" 5
   stop_pid "$d/dockerd.pid" 30 # dockerd stops its containers on the way out
   ip link del "cdlab-v$1" 2>/dev/null || true
   ip netns del "cdlab-$name" 2>/dev/null || true
-  umount -R "$d/docker" 2>/dev/null || true
+  unmount_under "$d"
   rm -rf "$d"
 }
 
@@ -389,7 +393,8 @@ cmd_down() {
   ip link del "$BRIDGE" 2>/dev/null || true
   rm -rf "/etc/docker/certs.d/$REGISTRY_ADDR"
   for p in "${PRIVATE_HOST_PATHS[@]}"; do rmdir "$p" 2>/dev/null || true; done
-  umount -R "$LAB_DIR/build-engine/data" 2>/dev/null || true
+  unmount_under "$LAB_DIR"
+  unmount_under "$LAB_RUN"
   rm -rf "$LAB_DIR" "$LAB_RUN"
   log "lab is down (the cache in $CACHE_DIR is kept)"
 }
