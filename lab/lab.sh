@@ -29,7 +29,7 @@ HOST_RUN=$LAB_RUN/host # same path on every host; a tmpfs private to each host's
 BUILD_SOCK=$LAB_RUN/build/docker.sock
 
 log() { printf '[lab] %s\n' "$*" >&2; }
-die() { printf 'lab: %s\n' "$*" >&2; exit "${2:-1}"; }
+die() { printf 'lab: %s\n' "$1" >&2; exit "${2:-1}"; }
 
 pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
 read_pid() { [[ -f "$1" ]] && cat "$1" || true; }
@@ -43,7 +43,6 @@ declare -A PREREQS=(
 )
 
 check_prereqs() {
-  [[ $(id -u) -eq 0 ]] || die "the lab needs root (network namespaces, bridges, Docker engines); run it as root or with sudo" 3
   local missing=() pkgs=()
   for cmd in "${!PREREQS[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || [[ -x /usr/sbin/$cmd ]] || { missing+=("$cmd"); pkgs+=("${PREREQS[$cmd]}"); }
@@ -328,14 +327,16 @@ start_host() { # index
 
 # ---------------------------------------------------------------- up / down / status
 cmd_up() {
-  local hosts=3
+  local hosts; hosts=$(state_get hosts); hosts=${hosts:-3} # default: as many as now, else 3
   while (($#)); do
     case $1 in
       --hosts) [[ ${2:-} =~ ^[1-9][0-9]?$ && $2 -le 50 ]] || die "--hosts takes a number from 1 to 50 (got '${2:-}')" 2; hosts=$2; shift 2 ;;
       *) die "lab up: unknown argument '$1' (usage: lab up [--hosts N])" 2 ;;
     esac
   done
+  [[ $(id -u) -eq 0 ]] || die "the lab needs root (network namespaces, bridges, Docker engines); run it as root or with sudo" 3
   mkdir -p "$LAB_DIR"/{logs,temporal,tls,ssh,registry/data,hosts,build-engine} "$LAB_RUN"
+  claim_machine
   check_prereqs
   # A previous lab with more hosts: remove the ones no longer wanted.
   local old; old=$(state_get hosts); if [[ -n $old && $old -gt $hosts ]]; then for i in $(seq $((hosts + 1)) "$old"); do stop_host "$i"; done; fi
@@ -351,6 +352,22 @@ cmd_up() {
   printf 'hosts=%s\n' "$hosts" >"$LAB_DIR/state.env"
   log "lab is up"
   cmd_status
+}
+
+# Bridge, namespaces, ports and /run/cdlab are machine-wide: one lab at a time. A lab from another state dir whose
+# processes are gone (a removed checkout, a reboot) is taken over; a live one is not.
+claim_machine() {
+  local owner; owner=$(cat "$LAB_RUN/owner" 2>/dev/null || true)
+  if [[ -n $owner && $owner != "$LAB_DIR" ]]; then
+    local alive=""
+    for f in "$owner/temporal/pid" "$owner/registry/pid" "$LAB_RUN/build/docker.pid" "$owner"/hosts/*/dockerd.pid; do
+      [[ -f $f ]] && pid_alive "$(read_pid "$f")" && alive=$f
+    done
+    [[ -z $alive ]] || die "a lab from $owner is running on this machine (see $alive): run 'lab down' there first, or use CONTRAIL_LAB_DIR=$owner" 3
+    log "taking over from a stopped lab in $owner"
+    rm -f "$LAB_RUN/build/docker.pid"
+  fi
+  echo "$LAB_DIR" >"$LAB_RUN/owner"
 }
 
 state_get() { grep -E "^$1=" "$LAB_DIR/state.env" 2>/dev/null | cut -d= -f2- || true; }

@@ -10,6 +10,6 @@ npx eslint .
 results=$(mktemp)
 status=0
 npx jest ${CI:+--ci} --json --outputFile="$results" "$@" || status=$?
-node -e 'const r = require(process.argv[1]); console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed`)' "$results" || true
+node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed`)' "$results" || true
 rm -f "$results"
 exit $status

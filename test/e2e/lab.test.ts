@@ -112,3 +112,22 @@ test('every command answers --help, and bad arguments exit 2 without a stack tra
   expect(missing.code).toBe(2);
   expect(missing.stderr).toContain('no/such.yaml: topology file not found');
 });
+
+test('lab up --hosts N adds and removes test hosts; the lab refuses to run without root', async () => {
+  const grown = await cli(['lab', 'up', '--hosts', '4']);
+  expect(grown.code).toBe(0);
+  const four = labStatus();
+  expect(four.hosts.map((h) => h.name)).toEqual(['controller1', 'compute1', 'compute2', 'compute3']);
+  expect(sshRun(four, 'compute3', 'echo $CONTRAIL_LAB_HOST').stdout.trim()).toBe('compute3');
+  const shrunk = await cli(['lab', 'up', '--hosts', '3']);
+  expect(shrunk.code).toBe(0);
+  expect(labStatus().hosts.map((h) => h.name)).toEqual(['controller1', 'compute1', 'compute2']);
+  expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toContain('cdlab-compute3');
+
+  const asNobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bash', path.join(PROJECT_ROOT, 'lab/lab.sh'), 'up'], { encoding: 'utf8' });
+  expect(asNobody.status).toBe(3);
+  expect(asNobody.stderr.trim()).toBe('lab: the lab needs root (network namespaces, bridges, Docker engines); run it as root or with sudo');
+  const badCount = await cli(['lab', 'up', '--hosts', 'many']);
+  expect(badCount.code).toBe(2);
+  expect(badCount.stderr).toContain("--hosts takes a number from 1 to 50 (got 'many')");
+});

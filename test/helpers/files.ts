@@ -11,3 +11,14 @@ export function scratchDir(files: Record<string, string>): string {
   }
   return dir;
 }
+
+/** The message of the ConfigError that fn throws (fails the test if it throws none). */
+export function configProblems(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if ((e as Error).name === 'ConfigError') return (e as Error).message;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}

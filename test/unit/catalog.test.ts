@@ -1,19 +1,8 @@
 import * as path from 'path';
 import { buildLevels, checkDockerfileFrom, parseCatalog } from '../../model/catalog';
-import { ConfigError } from '../../model/config-error';
 import { loadCatalog } from '../../lib/load';
 import { PROJECT_ROOT } from '../../lib/paths';
-import { scratchDir } from '../helpers/files';
-
-function problemsOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ConfigError) return e.message;
-    throw e;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { configProblems, scratchDir } from '../helpers/files';
 
 describe('catalog', () => {
   test('the project catalog loads, and every sub comes after its parent', () => {
@@ -31,7 +20,7 @@ describe('catalog', () => {
   });
 
   test('a parent that does not exist is named with the known images', () => {
-    const msg = problemsOf(() => parseCatalog('c.yaml', 'images:\n  - {name: a, base: "busybox:local"}\n  - {name: b, parent: nope}\n'));
+    const msg = configProblems(() => parseCatalog('c.yaml', 'images:\n  - {name: a, base: "busybox:local"}\n  - {name: b, parent: nope}\n'));
     expect(msg).toContain('c.yaml');
     expect(msg).toContain('images.b.parent');
     expect(msg).toContain('parent "nope" is not in the catalog');
@@ -39,31 +28,31 @@ describe('catalog', () => {
   });
 
   test('a cycle is reported with its path', () => {
-    const msg = problemsOf(() => parseCatalog('c.yaml', 'images:\n  - {name: r, base: "x:1"}\n  - {name: a, parent: b}\n  - {name: b, parent: a}\n'));
+    const msg = configProblems(() => parseCatalog('c.yaml', 'images:\n  - {name: r, base: "x:1"}\n  - {name: a, parent: b}\n  - {name: b, parent: a}\n'));
     expect(msg).toMatch(/parent chain loops: a -> b -> a/);
   });
 
   test('unknown keys point at file, line and column, with a suggestion', () => {
-    const msg = problemsOf(() => parseCatalog('c.yaml', 'images:\n  - name: a\n    base: "x:1"\n    lables: {}\n'));
+    const msg = configProblems(() => parseCatalog('c.yaml', 'images:\n  - name: a\n    base: "x:1"\n    lables: {}\n'));
     expect(msg).toContain('c.yaml:4:5: images[0].lables: unknown key "lables" (did you mean "labels"?)');
   });
 
   test('YAML syntax errors and duplicate keys carry line and column', () => {
-    expect(problemsOf(() => parseCatalog('c.yaml', 'images:\n  - name: a\n    name: b\n'))).toMatch(/c\.yaml:3:5: .*[Mm]ap keys must be unique/);
-    expect(problemsOf(() => parseCatalog('c.yaml', 'images: [\n'))).toMatch(/c\.yaml:\d+:\d+:/);
-    expect(problemsOf(() => parseCatalog('c.yaml', 'images:\n\t- name: a\n'))).toMatch(/c\.yaml:2:1:/);
+    expect(configProblems(() => parseCatalog('c.yaml', 'images:\n  - name: a\n    name: b\n'))).toMatch(/c\.yaml:3:5: .*[Mm]ap keys must be unique/);
+    expect(configProblems(() => parseCatalog('c.yaml', 'images: [\n'))).toMatch(/c\.yaml:\d+:\d+:/);
+    expect(configProblems(() => parseCatalog('c.yaml', 'images:\n\t- name: a\n'))).toMatch(/c\.yaml:2:1:/);
   });
 
   test('empty and binary files are refused', () => {
-    expect(problemsOf(() => parseCatalog('c.yaml', ''))).toBe('c.yaml: file is empty (see topology/lab.yaml for an example)');
-    expect(problemsOf(() => parseCatalog('c.yaml', 'a\u0000b'))).toContain('file is binary');
+    expect(configProblems(() => parseCatalog('c.yaml', ''))).toBe('c.yaml: file is empty (see topology/lab.yaml for an example)');
+    expect(configProblems(() => parseCatalog('c.yaml', 'a\u0000b'))).toContain('file is binary');
   });
 
   test('an alias bomb is refused in bounded time', () => {
     const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
     for (let i = 0; i < 9; i++) bomb.push(`${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`);
     const started = Date.now();
-    expect(problemsOf(() => parseCatalog('c.yaml', bomb.join('\n')))).toMatch(/alias/i);
+    expect(configProblems(() => parseCatalog('c.yaml', bomb.join('\n')))).toMatch(/alias/i);
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
@@ -80,7 +69,7 @@ describe('catalog', () => {
       'a/Dockerfile': 'ARG BASE_IMAGE=busybox:local\nFROM ${BASE_IMAGE}\n',
       'b/Dockerfile': 'FROM a\n',
     });
-    const msg = problemsOf(() => loadCatalog(path.join(dir, 'catalog.yaml')));
+    const msg = configProblems(() => loadCatalog(path.join(dir, 'catalog.yaml')));
     expect(msg).toContain(`${dir}/b/Dockerfile:1:1: FROM: image "b" builds FROM a, but the catalog says parent "a"`);
   });
 });

@@ -1,10 +1,10 @@
 import * as path from 'path';
-import { ConfigError } from '../../model/config-error';
 import { makePlan } from '../../model/plan';
 import { parseTopology } from '../../model/topology';
 import type { Catalog } from '../../model/types';
 import { loadPlan } from '../../lib/load';
 import { PROJECT_ROOT } from '../../lib/paths';
+import { configProblems } from '../helpers/files';
 
 const catalog: Catalog = {
   file: '/p/images/catalog.yaml',
@@ -34,15 +34,7 @@ services:
     env: { GREETING: hi, ADMIN_PASSWORD: { secret: ADMIN_PW } }
 `;
 
-function problems(text: string): string {
-  try {
-    parseTopology('/p/topology/t.yaml', text, ctx);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.message;
-    throw e;
-  }
-  throw new Error('expected a ConfigError');
-}
+const problems = (text: string) => configProblems(() => parseTopology('/p/topology/t.yaml', text, ctx));
 
 describe('topology', () => {
   test('paths resolve against the file and the lab dir; secrets stay names', () => {
