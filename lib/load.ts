@@ -1,11 +1,11 @@
 // Reads topology and catalog files from disk and validates them; the same path for every command.
 import * as fs from 'fs';
 import * as path from 'path';
-import { checkDockerfileFrom, parseCatalog } from '../model/catalog';
+import { assembleCatalog, checkDockerfileFrom, parseCatalogPart } from '../model/catalog';
 import { ConfigError, type ConfigProblem } from '../model/config-error';
 import { makePlan, type Plan } from '../model/plan';
 import { parseTopology } from '../model/topology';
-import type { Catalog, Topology } from '../model/types';
+import type { Catalog, ImageSpec, Topology } from '../model/types';
 import { MAX_FILE_BYTES } from '../model/yaml-reader';
 import { expandHome, labDir } from './paths';
 
@@ -21,9 +21,20 @@ export function readUserFile(file: string, what: string): string {
   return fs.readFileSync(file, 'utf8');
 }
 
+/** A catalog file and the files it includes (contexts are relative to the file that names the image). */
 export function loadCatalog(file: string): Catalog {
   const abs = path.resolve(file);
-  const catalog = parseCatalog(abs, readUserFile(abs, 'catalog'));
+  const images: ImageSpec[] = [];
+  const seen = new Set<string>();
+  const visit = (f: string, prefix: string) => {
+    if (seen.has(f)) throw new ConfigError([{ file: f, field: 'include', message: 'this file is included twice (or includes itself)' }]);
+    seen.add(f);
+    const part = parseCatalogPart(f, readUserFile(f, 'catalog'));
+    images.push(...part.images.map((i) => ({ ...i, context: path.posix.join(prefix, i.context) })));
+    for (const inc of part.includes) visit(path.join(path.dirname(f), inc), path.posix.join(prefix, path.posix.dirname(inc)));
+  };
+  visit(abs, '');
+  const catalog = assembleCatalog(abs, images);
   const problems: ConfigProblem[] = [];
   for (const image of catalog.images) {
     const dockerfile = path.join(path.dirname(abs), image.context, image.dockerfile);

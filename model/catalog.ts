@@ -7,27 +7,50 @@ export const NAME = { pattern: /^[a-z0-9][a-z0-9._-]{0,62}$/, hint: 'lower-case 
 const LABEL_KEY = { pattern: /^[a-z0-9][a-z0-9.-]*[a-z0-9]$/, hint: 'a reverse-DNS label key such as net.juniper.contrail' };
 const ARG_NAME = { pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, hint: 'letters, digits and _' };
 const IMAGE_REF = { pattern: /^[a-z0-9][a-z0-9./_:@-]*$/, hint: 'an image reference such as debian:bookworm-slim' };
+export const VOLUME = { pattern: /^\/[A-Za-z0-9._/-]*:\/[A-Za-z0-9._/-]*(:(ro|rw))?$/, hint: 'HOST_PATH:CONTAINER_PATH[:ro]' };
+export const CAPABILITY = { pattern: /^[A-Z_]{2,32}$/, hint: 'a capability such as NET_ADMIN' };
+export const ENV_NAME = { pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, hint: 'letters, digits and _' };
 const REL_PATH = { pattern: /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._/-]+$/, hint: 'a path relative to the catalog file, without ".."' };
 
 /** The build arg through which every catalog Dockerfile receives its exact parent reference. */
 export const BASE_IMAGE_ARG = 'BASE_IMAGE';
 
-export function parseCatalog(file: string, text: string): Catalog {
+export interface CatalogPart {
+  images: ImageSpec[];
+  /** Other catalog files whose images belong to this catalog, relative to this file. */
+  includes: string[];
+}
+
+/** One catalog file, checked on its own; the graph is checked once all included parts are assembled. */
+export function parseCatalogPart(file: string, text: string): CatalogPart {
   const r = new YamlReader(file, text);
   r.done(); // syntax problems first: nothing below is meaningful without a document
-  const top = r.map(r.root, '', { required: ['images'] });
+  const top = r.map(r.root, '', { optional: ['images', 'include'] });
   const images: ImageSpec[] = [];
   (r.list(top?.get('images'), 'images') ?? []).forEach((node, i) => {
     const image = readImage(r, node, `images[${i}]`);
     if (image) images.push(image);
   });
+  const includes = r.strList(top?.get('include'), 'include', REL_PATH) ?? [];
   r.done();
+  return { images, includes };
+}
+
+export function assembleCatalog(file: string, images: ImageSpec[]): Catalog {
   checkGraph(file, images);
   return { file, images };
 }
 
+/** A catalog without includes, from text. */
+export function parseCatalog(file: string, text: string): Catalog {
+  return assembleCatalog(file, parseCatalogPart(file, text).images);
+}
+
 function readImage(r: YamlReader, node: YamlNode, field: string): ImageSpec | undefined {
-  const m = r.map(node, field, { required: ['name'], optional: ['context', 'dockerfile', 'parent', 'base', 'labels', 'buildArgs', 'ports', 'health'] });
+  const m = r.map(node, field, {
+    required: ['name'],
+    optional: ['context', 'dockerfile', 'parent', 'base', 'labels', 'buildArgs', 'ports', 'health', 'volumes', 'privileged', 'capAdd', 'needs', 'standin'],
+  });
   if (!m) return undefined;
   const name = r.str(m.get('name'), `${field}.name`, NAME);
   const parent = m.has('parent') ? r.str(m.get('parent'), `${field}.parent`, NAME) : null;
@@ -45,6 +68,11 @@ function readImage(r: YamlReader, node: YamlNode, field: string): ImageSpec | un
     buildArgs: readStringMap(r, m.get('buildArgs'), `${field}.buildArgs`, ARG_NAME),
     ports: (r.list(m.get('ports'), `${field}.ports`) ?? []).map((p, j) => r.int(p, `${field}.ports[${j}]`, 1, 65535) ?? 0),
     health: m.has('health') ? readHealth(r, m.get('health'), `${field}.health`) : undefined,
+    volumes: r.strList(m.get('volumes'), `${field}.volumes`, VOLUME) ?? [],
+    privileged: r.bool(m.get('privileged'), `${field}.privileged`, false) ?? false,
+    capAdd: r.strList(m.get('capAdd'), `${field}.capAdd`, CAPABILITY) ?? [],
+    needs: r.strList(m.get('needs'), `${field}.needs`, ENV_NAME) ?? [],
+    standin: m.has('standin') ? r.str(m.get('standin'), `${field}.standin`) ?? null : null,
   };
   if (image.buildArgs[BASE_IMAGE_ARG] !== undefined) r.problem(m.get('buildArgs'), `${field}.buildArgs.${BASE_IMAGE_ARG}`, `${BASE_IMAGE_ARG} is set by the pipeline from "parent" or "base"`);
   return image;
@@ -61,10 +89,12 @@ export function readStringMap(r: YamlReader, node: YamlNode, field: string, keyC
 }
 
 export function readHealth(r: YamlReader, node: YamlNode, field: string): HealthCheck | undefined {
-  const m = r.map(node, field, { optional: ['tcp', 'timeoutSeconds'] });
+  const m = r.map(node, field, { optional: ['tcp', 'command', 'timeoutSeconds'] });
   if (!m) return undefined;
+  if (!m.has('tcp') && !m.has('command')) r.problem(node, field, 'a health check needs "tcp: PORT" or "command: [...]" (run inside the container)');
   return {
     tcp: m.has('tcp') ? r.int(m.get('tcp'), `${field}.tcp`, 1, 65535) : undefined,
+    command: m.has('command') ? r.strList(m.get('command'), `${field}.command`) : undefined,
     timeoutSeconds: m.has('timeoutSeconds') ? r.int(m.get('timeoutSeconds'), `${field}.timeoutSeconds`, 1, 3600) ?? 60 : 60,
   };
 }

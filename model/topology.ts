@@ -1,6 +1,6 @@
 // The topology: hosts, registry, SSH, roles (directories, kernel modules), services and their placement, stage order.
 import { ConfigError, type ConfigProblem } from './config-error';
-import { NAME, readHealth } from './catalog';
+import { CAPABILITY, ENV_NAME, NAME, readHealth, VOLUME } from './catalog';
 import { DEFAULT_STAGES, type Catalog, type DirectorySpec, type HostSpec, type RoleSpec, type SecretRef, type ServiceSpec, type Topology } from './types';
 import { isMap } from 'yaml';
 import { YamlReader, type YamlNode } from './yaml-reader';
@@ -15,9 +15,6 @@ const MODE = { pattern: /^0?[0-7]{3}$/, hint: 'an octal mode such as "0755"' };
 const OWNER = { pattern: /^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$|^\d+(:\d+)?$/, hint: 'user[:group] or uid[:gid]' };
 const USER = { pattern: /^[a-z_][a-z0-9_-]{0,31}$/, hint: 'a Unix user name' };
 const SECRET_NAME = { pattern: /^[A-Z][A-Z0-9_]{0,63}$/, hint: 'an upper-case name such as REGISTRY_PASSWORD' };
-const ENV_NAME = { pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, hint: 'letters, digits and _' };
-const VOLUME = { pattern: /^\/[A-Za-z0-9._/-]*:\/[A-Za-z0-9._/-]*(:(ro|rw))?$/, hint: 'HOST_PATH:CONTAINER_PATH[:ro]' };
-const CAPABILITY = { pattern: /^[A-Z_]{2,32}$/, hint: 'a capability such as NET_ADMIN' };
 /** Env names that carry credentials must come from a secret reference, never a value in the file. */
 const SECRET_LIKE = /PASSWORD|PASSWD|TOKEN|SECRET|PRIVATE_KEY|CREDENTIAL/i;
 

@@ -8,6 +8,8 @@ export interface SecretRef {
 export interface HealthCheck {
   /** TCP port that must accept connections on the container's host address. */
   tcp?: number;
+  /** A command run inside the container (docker exec) that exits 0 when the service is ready. */
+  command?: string[];
   timeoutSeconds: number;
 }
 
@@ -24,6 +26,14 @@ export interface ImageSpec {
   buildArgs: Record<string, string>;
   ports: number[];
   health?: HealthCheck;
+  /** Defaults for every container of this image (a service adds to them). */
+  volumes: string[];
+  privileged: boolean;
+  capAdd: string[];
+  /** Environment variables naming other services' addresses that this image reads (derived from placement). */
+  needs: string[];
+  /** Why this image is a stand-in for software that cannot be had here; null for the real thing. */
+  standin: string | null;
 }
 
 export interface Catalog {

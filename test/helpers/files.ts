@@ -22,3 +22,6 @@ export function configProblems(fn: () => unknown): string {
   }
   throw new Error('expected a ConfigError');
 }
+
+/** The runtime fields of a catalog image that a test does not care about. */
+export const RUNTIME_DEFAULTS = { volumes: [] as string[], privileged: false, capAdd: [] as string[], needs: [] as string[], standin: null };

@@ -2,6 +2,7 @@ import * as path from 'path';
 import { buildLevels, checkDockerfileFrom, parseCatalog } from '../../model/catalog';
 import { loadCatalog } from '../../lib/load';
 import { PROJECT_ROOT } from '../../lib/paths';
+import { RUNTIME_DEFAULTS } from '../helpers/files';
 import { configProblems, scratchDir } from '../helpers/files';
 
 describe('catalog', () => {
@@ -57,7 +58,7 @@ describe('catalog', () => {
   });
 
   test('a Dockerfile FROM that disagrees with the catalog is refused with the fix', () => {
-    const image = { name: 'sub', context: 'sub', dockerfile: 'Dockerfile', parent: 'base', base: null, labels: {}, buildArgs: {}, ports: [] };
+    const image = { name: 'sub', context: 'sub', dockerfile: 'Dockerfile', parent: 'base', base: null, labels: {}, buildArgs: {}, ports: [], ...RUNTIME_DEFAULTS };
     expect(checkDockerfileFrom('D', image, 'FROM base\n')?.hint).toContain('FROM ${BASE_IMAGE}');
     expect(checkDockerfileFrom('D', image, 'ARG BASE_IMAGE=other\nFROM ${BASE_IMAGE}\n')?.message).toContain('names other as its base');
     expect(checkDockerfileFrom('D', image, 'ARG BASE_IMAGE=base\nFROM ${BASE_IMAGE}\n')).toBeUndefined();

@@ -4,13 +4,14 @@ import { parseTopology } from '../../model/topology';
 import type { Catalog } from '../../model/types';
 import { loadPlan } from '../../lib/load';
 import { PROJECT_ROOT } from '../../lib/paths';
+import { RUNTIME_DEFAULTS } from '../helpers/files';
 import { configProblems } from '../helpers/files';
 
 const catalog: Catalog = {
   file: '/p/images/catalog.yaml',
   images: [
-    { name: 'base', context: 'base', dockerfile: 'Dockerfile', parent: null, base: 'busybox:local', labels: {}, buildArgs: {}, ports: [] },
-    { name: 'web', context: 'web', dockerfile: 'Dockerfile', parent: 'base', base: null, labels: { 'net.juniper.node': 'controller' }, buildArgs: {}, ports: [8082], health: { tcp: 8082, timeoutSeconds: 30 } },
+    { name: 'base', context: 'base', dockerfile: 'Dockerfile', parent: null, base: 'busybox:local', labels: {}, buildArgs: {}, ports: [], ...RUNTIME_DEFAULTS },
+    { name: 'web', context: 'web', dockerfile: 'Dockerfile', parent: 'base', base: null, labels: { 'net.juniper.node': 'controller' }, buildArgs: {}, ports: [8082], ...RUNTIME_DEFAULTS, health: { tcp: 8082, timeoutSeconds: 30 } },
   ],
 };
 const ctx = { labDir: '/lab', loadCatalog: () => catalog };
