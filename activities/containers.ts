@@ -105,25 +105,48 @@ export interface HealthResult {
   answeredAfterMs: number;
 }
 
-/** Waits until the container's TCP port answers on its host's address; on timeout, names it and shows its last logs. */
+/**
+ * Waits until the container answers its health check (a TCP port on its host's address, or a command run inside
+ * it); on timeout, names the service, host and what did not answer, with the container's last log lines.
+ */
 export async function checkHealth(req: HealthRequest): Promise<HealthResult> {
   const c = req.container;
   const started = Date.now();
-  if (!c.health?.tcp) return { container: c.name, host: c.host, answeredAfterMs: 0 };
-  const deadline = started + c.health.timeoutSeconds * 1000;
+  const health = c.health;
+  if (!health || (!health.tcp && !health.command)) return { container: c.name, host: c.host, answeredAfterMs: 0 };
+  const deadline = started + health.timeoutSeconds * 1000;
+  const what = health.tcp ? `${c.hostAddress}:${health.tcp}` : `command "${health.command!.join(' ')}"`;
   let lastError = '';
+  const probe = health.tcp
+    ? () => tcpProbe(c.hostAddress, health.tcp!, 2000)
+    : () => withHost(sshTarget(req.host, req.ssh), (s) => execProbe(s.docker(), c.name, health.command!));
   while (Date.now() < deadline) {
-    const result = await tcpProbe(c.hostAddress, c.health.tcp, 2000);
+    const result = await probe().catch((e: Error) => e.message);
     if (result === true) return { container: c.name, host: c.host, answeredAfterMs: Date.now() - started };
     lastError = result;
-    Context.current().heartbeat({ waiting: `${c.hostAddress}:${c.health.tcp}`, lastError });
-    await sleep(500);
+    Context.current().heartbeat({ waiting: what, lastError });
+    await sleep(1000);
   }
   const logs = await containerLogTail(req).catch((e: Error) => `(could not read logs: ${e.message})`);
   throw ApplicationFailure.nonRetryable(
-    `health gate: ${c.service} on host ${c.host} did not answer on ${c.hostAddress}:${c.health.tcp} within ${c.health.timeoutSeconds}s (${lastError}).\n--- last log lines of ${c.name} ---\n${maskSecrets(logs)}`,
+    `health gate: ${c.service} on host ${c.host} did not answer on ${what} within ${health.timeoutSeconds}s (${maskSecrets(lastError)}).\n--- last log lines of ${c.name} ---\n${maskSecrets(logs)}`,
     'HealthGateTimeout',
   );
+}
+
+/** Runs a command inside the container; true when it exits 0, else what it said. */
+async function execProbe(docker: Docker, container: string, cmd: string[]): Promise<true | string> {
+  const exec = await docker.getContainer(container).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve) => {
+    stream.on('data', (d: Buffer) => chunks.push(d));
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.on('error', () => resolve());
+  });
+  const info = await exec.inspect();
+  return info.ExitCode === 0 ? true : `exit ${info.ExitCode}: ${demuxLogs(Buffer.concat(chunks)).trim().slice(-200)}`;
 }
 
 export function tcpProbe(address: string, port: number, timeoutMs: number): Promise<true | string> {

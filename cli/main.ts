@@ -1,7 +1,9 @@
 // contrail-deploy: the command line. Each subcommand has --help; bad input exits 2 with a message, never a stack trace.
 import { parseArgs, type ParseArgsConfig } from 'util';
 import { ConfigError } from '../model/config-error';
+import { imagesCommand } from './images';
 import { labCommand } from './lab';
+import { planCommand } from './plan';
 import { runCommand } from './run';
 import { statusCommand } from './status';
 import { workerCommand } from './worker';
@@ -15,7 +17,7 @@ export interface Command {
   run(args: { values: Record<string, unknown>; positionals: string[] }): Promise<number>;
 }
 
-const COMMANDS: Command[] = [labCommand, workerCommand, runCommand, statusCommand];
+const COMMANDS: Command[] = [labCommand, workerCommand, planCommand, imagesCommand, runCommand, statusCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,6 +1,7 @@
 // The plan: everything a run needs, computed from a topology without I/O. It is the workflow's input, so it holds
 // secret NAMES only, never values.
 import { BASE_IMAGE_ARG, buildLevels } from './catalog';
+import { deriveAddresses, type DerivedAddress } from './addresses';
 import { placeService } from './topology';
 import type { DirectorySpec, HealthCheck, SecretRef, Topology } from './types';
 
@@ -42,6 +43,8 @@ export interface PlannedContainer {
   capAdd: string[];
   labels: Record<string, string>;
   health: HealthCheck | null;
+  /** Why the image is a stand-in, or null for the real software. */
+  standin: string | null;
 }
 
 export interface PlannedStage {
@@ -89,6 +92,7 @@ export function makePlan(t: Topology, opts: PlanOptions): Plan {
     };
   });
   const imageSpecs = new Map(t.catalog.images.map((i) => [i.name, i]));
+  const addresses = deriveAddresses(t);
   const stages = t.stages.map((stage) => ({
     name: stage,
     containers: t.services
@@ -103,11 +107,13 @@ export function makePlan(t: Topology, opts: PlanOptions): Plan {
             hostAddress: h.address,
             image: s.image,
             stage,
-            // HOST_IP is what the original's common.env set by hand on every host; placement knows it.
-            env: { HOST_IP: h.address, ...s.env },
-            volumes: s.volumes,
-            privileged: s.privileged,
-            capAdd: s.capAdd,
+            // What the original's common.env set by hand on every host, placement knows: HOST_IP and the addresses
+            // of the services this image needs. The service's own env wins.
+            env: { HOST_IP: h.address, ...neededAddresses(image.needs, addresses), ...s.env },
+            volumes: [...new Set([...image.volumes, ...s.volumes])],
+            privileged: s.privileged || image.privileged,
+            capAdd: [...new Set([...image.capAdd, ...s.capAdd])],
+            standin: image.standin,
             labels: image.labels,
             health: s.health ?? image.health ?? null,
           };
@@ -129,6 +135,10 @@ export function makePlan(t: Topology, opts: PlanOptions): Plan {
 /** The build arg that makes a Dockerfile build on exactly the given parent reference. */
 export function baseImageArg(ref: string): Record<string, string> {
   return { [BASE_IMAGE_ARG]: ref };
+}
+
+function neededAddresses(needs: string[], addresses: Record<string, DerivedAddress>): Record<string, string> {
+  return Object.fromEntries(needs.filter((v) => addresses[v]).map((v) => [v, addresses[v].value]));
 }
 
 function uniqueBy<T>(items: T[], key: (t: T) => string): T[] {

@@ -3,6 +3,7 @@ import { ConfigError, type ConfigProblem } from './config-error';
 import { CAPABILITY, ENV_NAME, NAME, readHealth, VOLUME } from './catalog';
 import { DEFAULT_STAGES, type Catalog, type DirectorySpec, type HostSpec, type RoleSpec, type SecretRef, type ServiceSpec, type Topology } from './types';
 import { isMap } from 'yaml';
+import { ADDRESS_PROVIDERS, deriveAddresses } from './addresses';
 import { YamlReader, type YamlNode } from './yaml-reader';
 
 const ADDRESS = { pattern: /^(\d{1,3}\.){3}\d{1,3}$|^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, hint: 'an IPv4 address or a host name' };
@@ -10,6 +11,8 @@ const REGISTRY = { pattern: /^[a-z0-9.-]+(:\d{1,5})?$/i, hint: 'host:port, e.g. 
 const RELEASE = { pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, hint: 'a Docker tag: letters, digits, ".", "_" and "-"' };
 const HOST_PATH = { pattern: /^\/(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._/-]*$/, hint: 'an absolute path without "..", "." or shell characters, e.g. /dockervolumes/cassandra1' };
 const FILE_PATH = { pattern: /^[^\0\n;&|`$<>]+$/, hint: 'a file path (relative paths are relative to this file; "@lab/" is the lab state directory)' };
+const ADDRESS_VAR = { pattern: /^[A-Z][A-Z0-9_]*$/, hint: 'an address variable such as KEYSTONE_SERVER' };
+const ADDRESS_LIST = { pattern: /^[A-Za-z0-9.-]+(,[A-Za-z0-9.-]+)*$/, hint: 'one address or host name, or several separated by commas' };
 const MODULE = { pattern: /^[a-z0-9_-]{1,64}$/, hint: 'a kernel module name such as kvm or vrouter' };
 const MODE = { pattern: /^0?[0-7]{3}$/, hint: 'an octal mode such as "0755"' };
 const OWNER = { pattern: /^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$|^\d+(:\d+)?$/, hint: 'user[:group] or uid[:gid]' };
@@ -30,7 +33,7 @@ export function parseTopology(file: string, text: string, ctx: TopologyContext):
   r.done(); // syntax problems first: nothing below is meaningful without a document
   const top = r.map(r.root, '', {
     required: ['name', 'release', 'catalog', 'registry', 'hosts', 'services'],
-    optional: ['ssh', 'roles', 'stages'],
+    optional: ['ssh', 'roles', 'stages', 'addresses'],
   });
   r.done();
   const m = top!;
@@ -86,6 +89,13 @@ export function parseTopology(file: string, text: string, ctx: TopologyContext):
     };
   }
 
+  const addresses: Record<string, string> = {};
+  for (const [k, v] of r.pairs(m.get('addresses'), 'addresses') ?? []) {
+    const key = r.str(k, 'addresses', ADDRESS_VAR);
+    const value = key === undefined ? undefined : r.str(v, `addresses.${key}`, ADDRESS_LIST);
+    if (key !== undefined && value !== undefined) addresses[key] = value;
+  }
+
   const stages = m.has('stages') ? r.strList(m.get('stages'), 'stages', NAME) ?? [] : [...DEFAULT_STAGES];
   const services: ServiceSpec[] = [];
   (r.list(m.get('services'), 'services') ?? []).forEach((node, i) => {
@@ -102,7 +112,7 @@ export function parseTopology(file: string, text: string, ctx: TopologyContext):
     r.problem(m.get('catalog'), 'catalog', `cannot read the catalog ${catalogFile}: ${(e as Error).message}`);
     r.done();
   }
-  const topology: Topology = { file, name: name!, release: release!, catalog: catalog!, registry: registry!, ssh: ssh!, hosts, roles, services, stages };
+  const topology: Topology = { file, name: name!, release: release!, catalog: catalog!, registry: registry!, ssh: ssh!, hosts, roles, services, stages, addresses };
   checkReferences(r, topology, m);
   r.done();
   return topology;
@@ -178,6 +188,7 @@ function checkReferences(r: YamlReader, t: Topology, m: Map<string, YamlNode>): 
       add(`services.${s.name}`, `service "${s.name}" is placed on no host`, s.roles.length ? `no host has role ${s.roles.join(' or ')}` : 'give it roles: [...] or hosts: [...]');
     }
   }
+  checkDependencies(t, add);
   for (const problem of problems) {
     r.problem(m.get('services'), problem.field ?? '', problem.message, problem.hint);
   }
@@ -208,4 +219,28 @@ function normalize(p: string): string {
     else out.push(part);
   }
   return (p.startsWith('/') ? '/' : '') + out.join('/');
+}
+
+/** Every address an image needs must come from a placed service or an override, from a stage no later than its own. */
+function checkDependencies(t: Topology, add: (field: string, message: string, hint?: string) => void): void {
+  const images = new Map(t.catalog.images.map((i) => [i.name, i]));
+  const derived = deriveAddresses(t);
+  const stageIndex = (stage: string) => t.stages.indexOf(stage);
+  for (const s of t.services) {
+    for (const variable of images.get(s.image)?.needs ?? []) {
+      if (s.env[variable] !== undefined) continue;
+      const address = derived[variable];
+      if (!address) {
+        const provider = ADDRESS_PROVIDERS[variable];
+        add(`services.${s.name}`, `${s.name} needs ${variable}, but ${provider ? `no service runs image ${provider}` : 'nothing provides it'}`, `place a ${provider ?? 'provider'} service, or set addresses.${variable}`);
+        continue;
+      }
+      for (const providerName of address.providers) {
+        const provider = t.services.find((p) => p.name === providerName)!;
+        if (stageIndex(provider.stage) > stageIndex(s.stage)) {
+          add(`stages`, `the stage order contradicts a dependency: ${s.name} (stage ${s.stage}) needs ${variable} from ${provider.name} (stage ${provider.stage}, later)`, `move ${provider.stage} before ${s.stage} in stages, or ${provider.name} to an earlier stage`);
+        }
+      }
+    }
+  }
 }

@@ -100,6 +100,8 @@ export interface Topology {
   roles: Record<string, RoleSpec>;
   services: ServiceSpec[];
   stages: string[];
+  /** Explicit address variables (e.g. an external KEYSTONE_SERVER); they win over addresses derived from placement. */
+  addresses: Record<string, string>;
 }
 
 export const DEFAULT_STAGES = ['common', 'database', 'config', 'control', 'analytics', 'webui', 'openstack', 'compute'];

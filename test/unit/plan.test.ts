@@ -1,0 +1,89 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { buildLevels } from '../../model/catalog';
+import { deriveAddresses } from '../../model/addresses';
+import { isLegacyBuildFile, parseLegacyBuildFile } from '../../model/legacy';
+import { makePlan } from '../../model/plan';
+import { selectImages } from '../../model/selection';
+import { parseTopology } from '../../model/topology';
+import type { Catalog, ImageSpec } from '../../model/types';
+import { PROJECT_ROOT } from '../../lib/paths';
+import { configProblems, RUNTIME_DEFAULTS } from '../helpers/files';
+
+const fixture = (name: string) => path.join(PROJECT_ROOT, 'test/fixtures/legacy', name);
+
+describe("the original's build files", () => {
+  test('2015: every base before its subs; subs are <base>-<sub> on their base', () => {
+    const text = fs.readFileSync(fixture('structure-2015.yaml'), 'utf8');
+    expect(isLegacyBuildFile(text)).toBe(true);
+    const c = parseLegacyBuildFile('structure.yaml', text);
+    expect(c.release).toBe('contrail-3.0-2668');
+    expect(c.images).toHaveLength(36);
+    expect(c.images.find((i) => i.name === 'analytics-api')?.parent).toBe('analytics');
+    const order = buildLevels(c.images).map((x) => x.image.name);
+    for (const i of c.images) if (i.parent) expect(order.indexOf(i.parent)).toBeLessThan(order.indexOf(i.name));
+  });
+
+  test('2016: the three sections merge into one graph', () => {
+    const c = parseLegacyBuildFile('structure.yaml', fs.readFileSync(fixture('structure-2016.yaml'), 'utf8'));
+    expect(c.release).toBe('3.0-2668');
+    expect(c.images).toHaveLength(48);
+    expect(c.images.map((i) => i.name)).toEqual(expect.arrayContaining(['glance-registry', 'cinder-scheduler', 'redis', 'opencontrail-docker-libnetwork']));
+  });
+
+  test('a malformed build file is reported with line and field', () => {
+    expect(configProblems(() => parseLegacyBuildFile('s.yaml', 'version: x\ncontainers:\n  analytics: {api: 1}\n'))).toContain('s.yaml:3:14: containers.analytics: expected a list of sub image suffixes, or nothing');
+  });
+});
+
+const img = (name: string, parent: string | null, labels: Record<string, string> = {}, needs: string[] = []): ImageSpec => ({
+  name, context: name, dockerfile: 'Dockerfile', parent, base: parent ? null : 'debian:bookworm-slim', labels, buildArgs: {}, ports: [], ...RUNTIME_DEFAULTS, needs,
+});
+
+describe('selection', () => {
+  const images = [img('base', null), img('config', 'base'), img('config-api', 'config', { 'net.juniper.contrail': 'config' }), img('config-schema', 'config', { 'net.juniper.contrail': 'config' }), img('redis', 'base', { 'net.juniper.contrail': 'common' })];
+  const names = (sel: Parameters<typeof selectImages>[1]) => selectImages(images, sel).selected.map((s) => `${s.name}${s.reason === 'ancestor' ? '*' : ''}`);
+
+  test('bases, subs, a name with its ancestors, a label', () => {
+    expect(names({ images: ['bases'], filters: [] })).toEqual(['base', 'config', 'redis']);
+    expect(names({ images: ['subs'], filters: [] })).toEqual(['base*', 'config*', 'config-api', 'config-schema']);
+    expect(names({ images: ['config-api'], filters: [] })).toEqual(['base*', 'config*', 'config-api']);
+    expect(names({ images: [], filters: [{ key: 'net.juniper.contrail', value: 'common' }] })).toEqual(['base*', 'redis']);
+    expect(names({ images: [], filters: [{ key: 'net.juniper.contrail' }] })).toEqual(['base*', 'config*', 'config-api', 'config-schema', 'redis']);
+    expect(selectImages(images, { images: ['nope'], filters: [] }).unknown).toEqual(['nope']);
+  });
+});
+
+describe('addresses from placement', () => {
+  const catalog: Catalog = { file: '/c.yaml', images: [img('base', null), img('cassandra', 'base'), img('config-api', 'base', {}, ['CASSANDRA_SERVER', 'KEYSTONE_SERVER'])] };
+  const ctx = { labDir: '/lab', loadCatalog: () => catalog };
+  const topo = (extra: string, stages = '') => `name: t
+release: r
+catalog: c.yaml
+registry: { address: "r:5000", username: u, password: { secret: PW } }
+hosts:
+  - { name: c1, address: 10.0.0.11, roles: [controller] }
+  - { name: c2, address: 10.0.0.12, roles: [controller] }
+  - { name: c3, address: 10.0.0.13, roles: [db] }
+${stages}services:
+  - { name: cassandra, image: cassandra, stage: database, roles: [controller, db] }
+  - { name: config-api, image: config-api, stage: config, roles: [controller] }
+${extra}`;
+
+  test('each needed address lists every host running its provider; an override wins', () => {
+    const t = parseTopology('/t.yaml', topo('addresses: { KEYSTONE_SERVER: keystone.example.org }\n'), ctx);
+    expect(deriveAddresses(t).CASSANDRA_SERVER).toEqual({ value: '10.0.0.11,10.0.0.12,10.0.0.13', source: 'placement', providers: ['cassandra'] });
+    const plan = makePlan(t, { catalogDir: '/' });
+    const api = plan.stages.find((s) => s.name === 'config')!.containers[0];
+    expect(api.env).toEqual({ HOST_IP: '10.0.0.11', CASSANDRA_SERVER: '10.0.0.11,10.0.0.12,10.0.0.13', KEYSTONE_SERVER: 'keystone.example.org' });
+  });
+
+  test('a needed address nobody provides is named, with the fix', () => {
+    expect(configProblems(() => parseTopology('/t.yaml', topo(''), ctx))).toContain('config-api needs KEYSTONE_SERVER, but no service runs image keystone (place a keystone service, or set addresses.KEYSTONE_SERVER)');
+  });
+
+  test('a stage order that contradicts a dependency is refused', () => {
+    const msg = configProblems(() => parseTopology('/t.yaml', topo('addresses: { KEYSTONE_SERVER: k }\n', 'stages: [common, config, database]\n'), ctx));
+    expect(msg).toContain('the stage order contradicts a dependency: config-api (stage config) needs CASSANDRA_SERVER from cassandra (stage database, later)');
+  });
+});
