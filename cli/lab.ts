@@ -10,18 +10,19 @@ export const LAB_SCRIPT = path.join(PROJECT_ROOT, 'lab', 'lab.sh');
 export const labCommand: Command = {
   name: 'lab',
   summary: 'start, stop or show the local lab (Temporal, Docker engines, registry, SSH test hosts)',
-  usage: `Usage: contrail-deploy lab up [--hosts N] | down | status [--json] | env
+  usage: `Usage: contrail-deploy lab up [--hosts N] | down [--purge-cache] | status [--json] | env
 
   up        start everything (idempotent): Temporal dev server (UI on :8233), the build engine, a TLS registry with
             htpasswd auth, and N test hosts (default 3: controller1, compute1, compute2), each a network namespace
             with its own sshd, Docker engine and host paths. Needs root. Prints what runs where.
-  down      stop and remove everything "up" created (the cache of base images and the Temporal CLI is kept)
+  down      stop and remove everything "up" created; the cache (Temporal CLI, base images, the build engine's
+            images and layers, in ~/.cache/contrail-deploy) is kept unless --purge-cache
   status    what runs where; --json prints one JSON object
   env       shell exports that point docker and temporal at the lab: eval "$(contrail-deploy lab env)"
 
 Environment: CONTRAIL_LAB_DIR (state, default .lab), CONTRAIL_CACHE_DIR (default ~/.cache/contrail-deploy),
 TEMPORAL_CLI (a temporal binary to use), TEMPORAL_ADDRESS (use that server; the lab starts none).`,
-  options: { hosts: { type: 'string' }, json: { type: 'boolean' } },
+  options: { hosts: { type: 'string' }, json: { type: 'boolean' }, 'purge-cache': { type: 'boolean' } },
   async run({ values, positionals }) {
     const [action, ...extra] = positionals;
     if (!['up', 'down', 'status', 'env'].includes(action ?? '')) throw new UsageError(action ? `unknown lab action "${action}"` : 'missing the lab action');
@@ -32,6 +33,10 @@ TEMPORAL_CLI (a temporal binary to use), TEMPORAL_ADDRESS (use that server; the 
       args.push('--hosts', String(values.hosts));
     }
     if (values.json) args.push('--json');
+    if (values['purge-cache']) {
+      if (action !== 'down') throw new UsageError('--purge-cache is an option of "lab down"');
+      args.push('--purge-cache');
+    }
     const r = spawnSync('bash', [LAB_SCRIPT, ...args], { stdio: 'inherit' });
     return r.status ?? 1;
   },

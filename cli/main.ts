@@ -4,7 +4,7 @@ import { ConfigError } from '../model/config-error';
 import { imagesCommand } from './images';
 import { labCommand } from './lab';
 import { planCommand } from './plan';
-import { runCommand } from './run';
+import { buildCommand, runCommand } from './run';
 import { statusCommand } from './status';
 import { workerCommand } from './worker';
 import { UsageError } from './usage';
@@ -17,7 +17,7 @@ export interface Command {
   run(args: { values: Record<string, unknown>; positionals: string[] }): Promise<number>;
 }
 
-const COMMANDS: Command[] = [labCommand, workerCommand, planCommand, imagesCommand, runCommand, statusCommand];
+const COMMANDS: Command[] = [labCommand, workerCommand, planCommand, imagesCommand, buildCommand, runCommand, statusCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,4 +1,4 @@
-// `contrail-deploy run <topology>`: start the pipeline with a business id, follow it to the end.
+// `contrail-deploy run <topology>` and `build <topology>`: start the pipeline with a business id, follow it to the end.
 import * as os from 'os';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { loadPlan } from '../lib/load';
@@ -9,8 +9,13 @@ import { deployPipeline } from '../workflows';
 import { runWorkers } from '../workers/worker';
 import type { Command } from './main';
 import { summaryFromFailure } from './status';
-import { onePositional } from './usage';
+import type { Plan } from '../model/plan';
+import { selectImages } from '../model/selection';
+import { SELECTION_HELP, SELECTION_OPTIONS, selectionFrom } from './selection-options';
+import { onePositional, UsageError } from './usage';
 import { queuePrefix } from './worker';
+
+const RUN_OPTIONS = { json: { type: 'boolean' }, 'no-cache': { type: 'boolean' }, 'with-worker': { type: 'boolean' }, initiator: { type: 'string' } } as const;
 
 export const runCommand: Command = {
   name: 'run',
@@ -23,47 +28,68 @@ export const runCommand: Command = {
   --no-cache     rebuild images even when an identical build exists
   --with-worker  also run a worker (both task queues) in this process for the duration of the run
   --initiator    who started the run, for audit (default: $USER@hostname)`,
-  options: { json: { type: 'boolean' }, 'no-cache': { type: 'boolean' }, 'with-worker': { type: 'boolean' }, initiator: { type: 'string' } },
+  options: RUN_OPTIONS,
   async run({ values, positionals }) {
-    const file = onePositional(positionals, 'topology file');
-    const { plan } = loadPlan(file);
-    const json = Boolean(values.json);
-    const out = (line: string) => console.log(line);
-    const client = await connectClient();
-    const queues = taskQueues(queuePrefix());
-    const controller = new AbortController();
-    const worker = values['with-worker'] ? runWorkers({ kinds: ['build', 'deploy'], queuePrefix: queuePrefix(), signal: controller.signal }) : undefined;
-    try {
-      if (!worker) await warnWithoutWorkers(client, queues);
-      await refuseConcurrentRun(client, plan.topology, plan.release);
-      const runId = `${plan.topology}-${plan.release}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
-      const initiator = String(values.initiator ?? `${os.userInfo().username}@${os.hostname()}`);
-      const handle = await client.workflow.start(deployPipeline, {
-        taskQueue: queues.deploy,
-        workflowId: runId,
-        args: [{ runId, plan, queues, noCache: Boolean(values['no-cache']) }],
-        typedSearchAttributes: [
-          { key: SEARCH_ATTRIBUTES.release, value: plan.release },
-          { key: SEARCH_ATTRIBUTES.topology, value: plan.topology },
-          { key: SEARCH_ATTRIBUTES.initiator, value: initiator },
-          { key: SEARCH_ATTRIBUTES.status, value: 'running' },
-        ],
-        staticSummary: `Deploy ${plan.topology} release ${plan.release}`,
-        staticDetails: `${plan.images.length} images to ${plan.registry.address}; hosts ${plan.hosts.map((h) => `${h.name} (${h.address})`).join(', ')}; started by ${initiator} from ${plan.topologyFile}`,
-      });
-      out(`run ${runId} started by ${initiator}`);
-      out(`  ui: ${uiLink(runId, client.options.namespace)}`);
-      const summary = await follow(handle, out);
-      if (summary.status === 'failed' && summary.failedStep) out(`FAILED at step ${summary.failedStep.id}: ${summary.failedStep.message}`);
-      out(summaryLine(summary));
-      if (json) out(JSON.stringify(publicSummary(summary)));
-      return summary.status === 'completed' ? 0 : 1;
-    } finally {
-      controller.abort();
-      await worker;
-    }
+    const { plan } = loadPlan(onePositional(positionals, 'topology file'));
+    return startAndFollow(plan, values, 'Deploy');
   },
 };
+
+export const buildCommand: Command = {
+  name: 'build',
+  summary: 'build and push images only (all, bases, subs, named ones with their ancestors, or by label)',
+  usage: `Usage: contrail-deploy build <topology.yaml> [--images bases|subs|NAME...] [--filter label=K=V] [--json] [--no-cache] [--with-worker]
+
+  The build part of the pipeline: each image starts as soon as its own parent is pushed; a failed image blocks its
+  children only. Same output as run (--json: last line {runId, status, images: {built, skipped, failed, blocked}, ...}).
+${SELECTION_HELP}`,
+  options: { ...RUN_OPTIONS, ...SELECTION_OPTIONS },
+  async run({ values, positionals }) {
+    const { topology, plan } = loadPlan(onePositional(positionals, 'topology file'));
+    const { selected, unknown } = selectImages(topology.catalog.images, selectionFrom(values));
+    if (unknown.length) throw new UsageError(`no image named ${unknown.join(', ')} in ${topology.catalog.file}`);
+    const names = new Set(selected.map((s) => s.name));
+    return startAndFollow({ ...plan, images: plan.images.filter((i) => names.has(i.name)), hosts: [], stages: [] }, values, 'Build');
+  },
+};
+
+async function startAndFollow(plan: Plan, values: Record<string, unknown>, what: 'Deploy' | 'Build'): Promise<number> {
+  const json = Boolean(values.json);
+  const out = (line: string) => console.log(line);
+  const client = await connectClient();
+  const queues = taskQueues(queuePrefix());
+  const controller = new AbortController();
+  const worker = values['with-worker'] ? runWorkers({ kinds: ['build', 'deploy'], queuePrefix: queuePrefix(), signal: controller.signal }) : undefined;
+  try {
+    if (!worker) await warnWithoutWorkers(client, queues);
+    await refuseConcurrentRun(client, plan.topology, plan.release);
+    const runId = `${plan.topology}-${plan.release}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
+    const initiator = String(values.initiator ?? `${os.userInfo().username}@${os.hostname()}`);
+    const handle = await client.workflow.start(deployPipeline, {
+      taskQueue: queues.deploy,
+      workflowId: runId,
+      args: [{ runId, plan, queues, noCache: Boolean(values['no-cache']) }],
+      typedSearchAttributes: [
+        { key: SEARCH_ATTRIBUTES.release, value: plan.release },
+        { key: SEARCH_ATTRIBUTES.topology, value: plan.topology },
+        { key: SEARCH_ATTRIBUTES.initiator, value: initiator },
+        { key: SEARCH_ATTRIBUTES.status, value: 'running' },
+      ],
+      staticSummary: `${what} ${plan.topology} release ${plan.release}`,
+      staticDetails: `${plan.images.length} images to ${plan.registry.address}; hosts ${plan.hosts.map((h) => `${h.name} (${h.address})`).join(', ') || 'none'}; started by ${initiator} from ${plan.topologyFile}`,
+    });
+    out(`run ${runId} started by ${initiator}`);
+    out(`  ui: ${uiLink(runId, client.options.namespace)}`);
+    const summary = await follow(handle, out);
+    if (summary.status === 'failed' && summary.failedStep) out(`FAILED at step ${summary.failedStep.id}: ${summary.failedStep.message}`);
+    out(summaryLine(summary));
+    if (json) out(JSON.stringify(publicSummary(summary)));
+    return summary.status === 'completed' ? 0 : 1;
+  } finally {
+    controller.abort();
+    await worker;
+  }
+}
 
 async function follow(handle: WorkflowHandle<typeof deployPipeline>, out: (l: string) => void): Promise<RunSummary> {
   const seen = new Map<string, string>();

@@ -189,12 +189,14 @@ wait_docker() { # socket, what, log
 start_build_engine() {
   if [[ -n "${CONTRAIL_DOCKER_HOST:-}" ]]; then log "CONTRAIL_DOCKER_HOST is set: building on that engine, starting none"; return; fi
   local d="$LAB_DIR/build-engine"
-  mkdir -p "$d/data" "$LAB_RUN/build"
+  # The data root is in the cache: base images and the layer cache survive `lab down` and fresh checkouts (CI).
+  local data="$CACHE_DIR/build-engine"
+  mkdir -p "$d" "$data" "$LAB_RUN/build"
   echo '{}' >"$d/daemon.json"
   local pid; pid=$(read_pid "$LAB_RUN/build/docker.pid")
   if ! pid_alive "$pid"; then
     # No docker0 bridge (172.17/16 is off-limits) and no iptables changes: containers use host networking.
-    setsid dockerd --config-file "$d/daemon.json" -H "unix://$BUILD_SOCK" --data-root "$d/data" --exec-root "$LAB_RUN/build/exec" \
+    setsid dockerd --config-file "$d/daemon.json" -H "unix://$BUILD_SOCK" --data-root "$data" --exec-root "$LAB_RUN/build/exec" \
       --pidfile "$LAB_RUN/build/docker.pid" --bridge=none --iptables=false --ip-masq=false \
       >>"$LAB_DIR/logs/build-engine.log" 2>&1 </dev/null &
     log "build engine starting (unix://$BUILD_SOCK)"
@@ -397,6 +399,12 @@ stop_host() { # index
 }
 
 cmd_down() {
+  local purge=0
+  case "${1:-}" in
+    --purge-cache) purge=1 ;;
+    "") ;;
+    *) die "lab down: unknown argument '$1' (usage: lab down [--purge-cache])" 2 ;;
+  esac
   local n; n=$(state_get hosts); n=${n:-3}
   # Also sweep namespaces left by a lab whose state dir is gone (for example a removed checkout).
   local max=$n
@@ -412,8 +420,14 @@ cmd_down() {
   for p in "${PRIVATE_HOST_PATHS[@]}"; do rmdir "$p" 2>/dev/null || true; done
   unmount_under "$LAB_DIR"
   unmount_under "$LAB_RUN"
+  unmount_under "$CACHE_DIR/build-engine"
   rm -rf "$LAB_DIR" "$LAB_RUN"
-  log "lab is down (the cache in $CACHE_DIR is kept)"
+  if ((purge)); then
+    rm -rf "$CACHE_DIR"
+    log "lab is down and the cache $CACHE_DIR is removed"
+  else
+    log "lab is down (the cache in $CACHE_DIR is kept: Temporal CLI, base image tarballs, the build engine's images and layers)"
+  fi
 }
 
 json_str() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
@@ -478,10 +492,10 @@ cmd_exec() {
 
 case "${1:-}" in
   up) shift; cmd_up "$@" ;;
-  down) shift; cmd_down ;;
+  down) shift; cmd_down "$@" ;;
   status) shift; cmd_status "$@" ;;
   env) cmd_env ;;
   exec) shift; cmd_exec "$@" ;;
   temporal-cli) mkdir -p "$LAB_DIR/logs"; temporal_cli ;;
-  *) echo "usage: lab.sh up [--hosts N] | down | status [--json] | env | exec HOST CMD... | temporal-cli" >&2; exit 2 ;;
+  *) echo "usage: lab.sh up [--hosts N] | down [--purge-cache] | status [--json] | env | exec HOST CMD... | temporal-cli" >&2; exit 2 ;;
 esac

@@ -29,11 +29,13 @@ export function matchesFilters(image: Pick<ImageSpec, 'labels'>, filters: LabelF
   return filters.every((f) => image.labels[f.key] !== undefined && (f.value === undefined || image.labels[f.key] === f.value));
 }
 
-/** A base is an image others build on, or one built straight on a root; a sub is built on a base and has no children. */
+/**
+ * A sub is what the original called one: an image named "<parent>-<suffix>" built on that parent, with no children
+ * (analytics-api on analytics). Every other image is a base (analytics, and standalone images such as redis).
+ */
 export function isBase(image: ImageSpec, images: ImageSpec[]): boolean {
-  const hasChildren = images.some((i) => i.parent === image.name);
-  const parent = images.find((i) => i.name === image.parent);
-  return hasChildren || !parent || parent.parent === null;
+  const isSub = image.parent !== null && image.name.startsWith(`${image.parent}-`) && !images.some((i) => i.parent === image.name);
+  return !isSub;
 }
 
 /** The images to build, in catalog order; unknown names are returned separately so the caller can say so. */

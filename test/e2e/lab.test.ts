@@ -99,7 +99,7 @@ test('docker-compose.temporal.yml is a valid compose file with pinned images and
 });
 
 test('every command answers --help, and bad arguments exit 2 without a stack trace', async () => {
-  for (const command of ['lab', 'worker', 'run', 'status']) {
+  for (const command of ['lab', 'worker', 'plan', 'images', 'build', 'run', 'status']) {
     const r = await cli([command, '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: contrail-deploy /);

@@ -46,6 +46,7 @@ describe('selection', () => {
 
   test('bases, subs, a name with its ancestors, a label', () => {
     expect(names({ images: ['bases'], filters: [] })).toEqual(['base', 'config', 'redis']);
+    expect(names({ images: ['bases'], filters: [{ key: 'net.juniper.contrail', value: 'config' }] })).toEqual([]);
     expect(names({ images: ['subs'], filters: [] })).toEqual(['base*', 'config*', 'config-api', 'config-schema']);
     expect(names({ images: ['config-api'], filters: [] })).toEqual(['base*', 'config*', 'config-api']);
     expect(names({ images: [], filters: [{ key: 'net.juniper.contrail', value: 'common' }] })).toEqual(['base*', 'redis']);
