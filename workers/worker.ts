@@ -19,7 +19,11 @@ let runtimeInstalled = false;
 
 export async function runWorkers(opts: WorkerOptions): Promise<void> {
   if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger((process.env.CONTRAIL_LOG_LEVEL as LogLevel) ?? 'WARN') });
+    const level = (process.env.CONTRAIL_LOG_LEVEL as LogLevel) ?? 'WARN';
+    // A build-only worker has no workflows by design: the SDK's warning about that is noise here.
+    Runtime.install({ logger: new DefaultLogger(level, (entry) => {
+      if (!entry.message.startsWith('No workflows registered')) console.error(`${entry.level} ${entry.message}${entry.meta?.error ? `: ${String((entry.meta.error as Error).message ?? entry.meta.error)}` : ''}`);
+    }) });
     runtimeInstalled = true;
   }
   const queues = taskQueues(opts.queuePrefix);
