@@ -25,7 +25,7 @@ export class YamlReader {
       return null;
     }
     if (text.trim() === '') {
-      this.problems.push({ file: this.file, message: 'file is empty', hint: 'see topology/lab.yaml for an example' });
+      this.problems.push({ file: this.file, message: 'file is empty', hint: 'see topology/smoke.yaml for an example' });
       return null;
     }
     // uniqueKeys rejects duplicate keys; a low alias limit stops "billion laughs" expansion in bounded time and memory.

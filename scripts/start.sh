@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ -d node_modules ]] || npm ci --no-audit --no-fund --loglevel=error
 bash lab/lab.sh up >/dev/null
-exec ./bin/contrail-deploy.js run "${1:-topology/lab.yaml}" --with-worker
+exec ./bin/contrail-deploy.js run "${1:-topology/smoke.yaml}" --with-worker

@@ -104,7 +104,7 @@ test('every command answers --help, and bad arguments exit 2 without a stack tra
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: contrail-deploy /);
   }
-  const unknown = await cli(['run', 'topology/lab.yaml', '--bogus']);
+  const unknown = await cli(['run', 'topology/smoke.yaml', '--bogus']);
   expect(unknown.code).toBe(2);
   expect(unknown.stderr).toContain("Unknown option '--bogus'");
   expect(unknown.stderr).not.toMatch(/\n\s+at /);

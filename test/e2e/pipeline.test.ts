@@ -20,13 +20,13 @@ let workDir: string;
 let worker: ReturnType<typeof startWorker>;
 const env = { CONTRAIL_TASK_QUEUE_PREFIX: `e2e-${suffix}` };
 
-/** A topology like topology/lab.yaml, with names of its own so that nothing left from other runs can satisfy a check. */
+/** A topology like topology/smoke.yaml, with names of its own so that nothing left from other runs can satisfy a check. */
 function writeTopology(name: string, computeModules: string[]): string {
   const file = path.join(workDir, `${name}.yaml`);
   const hosts = lab.hosts.map((h) => `  - { name: ${h.name}, address: ${h.address}, roles: [${h.roles.join(', ')}] }`).join('\n');
   fs.writeFileSync(file, `name: ${name}
 release: "${release}"
-catalog: ${path.join(PROJECT_ROOT, 'images/catalog.yaml')}
+catalog: ${path.join(PROJECT_ROOT, 'images/smoke.yaml')}
 registry: { address: "${lab.registry.address}", ca: "@lab/tls/ca.crt", username: ${lab.registry.username}, password: { secret: ${lab.registry.passwordSecret} } }
 ssh: { user: root, keyFile: "@lab/ssh/id_ed25519", knownHosts: "@lab/ssh/known_hosts" }
 hosts:

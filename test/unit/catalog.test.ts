@@ -6,8 +6,8 @@ import { RUNTIME_DEFAULTS } from '../helpers/files';
 import { configProblems, scratchDir } from '../helpers/files';
 
 describe('catalog', () => {
-  test('the project catalog loads, and every sub comes after its parent', () => {
-    const catalog = loadCatalog(path.join(PROJECT_ROOT, 'images/catalog.yaml'));
+  test('the smoke catalog loads, and every sub comes after its parent', () => {
+    const catalog = loadCatalog(path.join(PROJECT_ROOT, 'images/smoke.yaml'));
     const order = buildLevels(catalog.images).map((x) => x.image.name);
     for (const image of catalog.images) {
       if (image.parent) expect(order.indexOf(image.parent)).toBeLessThan(order.indexOf(image.name));
@@ -45,7 +45,7 @@ describe('catalog', () => {
   });
 
   test('empty and binary files are refused', () => {
-    expect(configProblems(() => parseCatalog('c.yaml', ''))).toBe('c.yaml: file is empty (see topology/lab.yaml for an example)');
+    expect(configProblems(() => parseCatalog('c.yaml', ''))).toBe('c.yaml: file is empty (see topology/smoke.yaml for an example)');
     expect(configProblems(() => parseCatalog('c.yaml', 'a\u0000b'))).toContain('file is binary');
   });
 

@@ -12,12 +12,12 @@ interface PlanJson {
 }
 
 test('plan --json: release, images with parent and level, stages in order with each container', async () => {
-  const r = await cli(['plan', 'topology/lab.yaml', '--json']);
+  const r = await cli(['plan', 'topology/smoke.yaml', '--json']);
   expect(r.code).toBe(0);
   const plan = lastJsonLine<PlanJson>(r.stdout);
   expect(plan.release).toBe('2026.11-lab');
   expect(plan.images.find((i) => i.name === 'smoke-web')).toMatchObject({ parent: 'smoke-base', level: 1, labels: { 'net.juniper.node': 'controller' } });
-  expect(plan.images.find((i) => i.name === 'base')).toMatchObject({ parent: null, level: 0 });
+  expect(plan.images.find((i) => i.name === 'smoke-base')).toMatchObject({ parent: null, level: 0 });
   expect(plan.stages.map((s) => s.name)).toEqual(['common', 'database', 'config', 'control', 'analytics', 'webui', 'openstack', 'compute']);
   expect(plan.stages[0].services.find((s) => s.name === 'smoke-web')).toMatchObject({ host: 'controller1', image: 'smoke-web', env: { HOST_IP: '10.213.57.11' } });
 });
@@ -36,7 +36,7 @@ test("plan --catalog reads the original's build files: every base before its sub
 });
 
 test('images --filter lists exactly the images with that label', async () => {
-  const r = await cli(['images', 'topology/lab.yaml', '--filter', 'label=net.juniper.node=controller', '--json']);
+  const r = await cli(['images', 'topology/smoke.yaml', '--filter', 'label=net.juniper.node=controller', '--json']);
   expect(r.code).toBe(0);
   const images = lastJsonLine<{ name: string }[]>(r.stdout);
   expect(images.map((i) => i.name)).toContain('smoke-web');
@@ -47,7 +47,7 @@ test('bad input: a YAML error names file, line and column; an unknown image is n
   const bad = await cli(['plan', '--catalog', path.join(PROJECT_ROOT, 'test/fixtures/legacy/structure-2015.yaml'), '--images', 'nope']);
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain('--images: no image named nope');
-  const both = await cli(['plan', 'topology/lab.yaml', '--catalog', 'x.yaml']);
+  const both = await cli(['plan', 'topology/smoke.yaml', '--catalog', 'x.yaml']);
   expect(both.code).toBe(2);
   expect(both.stderr).toContain('give either a topology or --catalog, not both');
   for (const r of [bad, both]) expect(r.stderr).not.toMatch(/\n\s+at /);

@@ -47,10 +47,10 @@ function expectNoCrash(fn: () => unknown, file: string, seed: number): void {
   }
 }
 
-const topologyText = fs.readFileSync(path.join(PROJECT_ROOT, 'topology/lab.yaml'), 'utf8');
-const catalogText = fs.readFileSync(path.join(PROJECT_ROOT, 'images/catalog.yaml'), 'utf8');
+const topologyText = fs.readFileSync(path.join(PROJECT_ROOT, 'topology/smoke.yaml'), 'utf8');
+const catalogText = fs.readFileSync(path.join(PROJECT_ROOT, 'images/smoke.yaml'), 'utf8');
 const legacyText = fs.readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/legacy/structure-2016.yaml'), 'utf8');
-const catalog = loadCatalog(path.join(PROJECT_ROOT, 'images/catalog.yaml'));
+const catalog = loadCatalog(path.join(PROJECT_ROOT, 'images/smoke.yaml'));
 
 test('mutated topologies, catalogs and build files give a result or a ConfigError, never a crash', () => {
   const started = Date.now();
