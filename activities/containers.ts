@@ -115,11 +115,14 @@ export async function checkHealth(req: HealthRequest): Promise<HealthResult> {
   const health = c.health;
   if (!health || (!health.tcp && !health.command)) return { container: c.name, host: c.host, answeredAfterMs: 0 };
   const deadline = started + health.timeoutSeconds * 1000;
-  const what = health.tcp ? `${c.hostAddress}:${health.tcp}` : `command "${health.command!.join(' ')}"`;
+  // Every configured check must pass: the port from outside, and the service's own tool from inside.
+  const what = [health.tcp ? `${c.hostAddress}:${health.tcp}` : '', health.command ? `command "${health.command.join(' ')}"` : ''].filter(Boolean).join(' and ');
   let lastError = '';
-  const probe = health.tcp
-    ? () => tcpProbe(c.hostAddress, health.tcp!, 2000)
-    : () => withHost(sshTarget(req.host, req.ssh), (s) => execProbe(s.docker(), c.name, health.command!));
+  const probe = async (): Promise<true | string> => {
+    const tcp = health.tcp ? await tcpProbe(c.hostAddress, health.tcp, 2000) : true;
+    if (tcp !== true || !health.command) return tcp === true ? true : `${c.hostAddress}:${health.tcp}: ${tcp}`;
+    return withHost(sshTarget(req.host, req.ssh), (s) => execProbe(s.docker(), c.name, health.command!));
+  };
   while (Date.now() < deadline) {
     const result = await probe().catch((e: Error) => e.message);
     if (result === true) return { container: c.name, host: c.host, answeredAfterMs: Date.now() - started };

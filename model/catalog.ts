@@ -49,7 +49,7 @@ export function parseCatalog(file: string, text: string): Catalog {
 function readImage(r: YamlReader, node: YamlNode, field: string): ImageSpec | undefined {
   const m = r.map(node, field, {
     required: ['name'],
-    optional: ['context', 'dockerfile', 'parent', 'base', 'labels', 'buildArgs', 'ports', 'health', 'volumes', 'privileged', 'capAdd', 'needs', 'standin'],
+    optional: ['context', 'dockerfile', 'parent', 'base', 'labels', 'buildArgs', 'ports', 'health', 'volumes', 'privileged', 'capAdd', 'needs', 'reads', 'secrets', 'standin'],
   });
   if (!m) return undefined;
   const name = r.str(m.get('name'), `${field}.name`, NAME);
@@ -72,6 +72,8 @@ function readImage(r: YamlReader, node: YamlNode, field: string): ImageSpec | un
     privileged: r.bool(m.get('privileged'), `${field}.privileged`, false) ?? false,
     capAdd: r.strList(m.get('capAdd'), `${field}.capAdd`, CAPABILITY) ?? [],
     needs: r.strList(m.get('needs'), `${field}.needs`, ENV_NAME) ?? [],
+    reads: r.strList(m.get('reads'), `${field}.reads`, ENV_NAME) ?? [],
+    secrets: r.strList(m.get('secrets'), `${field}.secrets`, ENV_NAME) ?? [],
     standin: m.has('standin') ? r.str(m.get('standin'), `${field}.standin`) ?? null : null,
   };
   if (image.buildArgs[BASE_IMAGE_ARG] !== undefined) r.problem(m.get('buildArgs'), `${field}.buildArgs.${BASE_IMAGE_ARG}`, `${BASE_IMAGE_ARG} is set by the pipeline from "parent" or "base"`);

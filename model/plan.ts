@@ -63,6 +63,8 @@ export interface Plan {
   stages: PlannedStage[];
 }
 
+export const STANDIN_LABEL = 'net.contrail-deploy.standin';
+
 export interface PlanOptions {
   /** Absolute directory of the catalog file, to resolve build contexts. */
   catalogDir: string;
@@ -76,7 +78,8 @@ export function makePlan(t: Topology, opts: PlanOptions): Plan {
     parent: image.parent,
     base: image.base,
     level,
-    labels: image.labels,
+    // A stand-in says so in its labels too, so `docker images --filter label=net.contrail-deploy.standin` finds them all.
+    labels: image.standin ? { ...image.labels, [STANDIN_LABEL]: 'true' } : image.labels,
     buildArgs: image.buildArgs,
     repository: `${t.registry.address}/${image.name}`,
   }));
@@ -109,7 +112,7 @@ export function makePlan(t: Topology, opts: PlanOptions): Plan {
             stage,
             // What the original's common.env set by hand on every host, placement knows: HOST_IP and the addresses
             // of the services this image needs. The service's own env wins.
-            env: { HOST_IP: h.address, ...neededAddresses(image.needs, addresses), ...s.env },
+            env: { HOST_IP: h.address, ...t.env, ...neededAddresses([...image.needs, ...image.reads], addresses), ...declaredSecrets(image.secrets, t.secrets), ...s.env },
             volumes: [...new Set([...image.volumes, ...s.volumes])],
             privileged: s.privileged || image.privileged,
             capAdd: [...new Set([...image.capAdd, ...s.capAdd])],
@@ -139,6 +142,10 @@ export function baseImageArg(ref: string): Record<string, string> {
 
 function neededAddresses(needs: string[], addresses: Record<string, DerivedAddress>): Record<string, string> {
   return Object.fromEntries(needs.filter((v) => addresses[v]).map((v) => [v, addresses[v].value]));
+}
+
+function declaredSecrets(names: string[], secrets: Record<string, SecretRef>): Record<string, SecretRef> {
+  return Object.fromEntries(names.filter((n) => secrets[n]).map((n) => [n, secrets[n]]));
 }
 
 function uniqueBy<T>(items: T[], key: (t: T) => string): T[] {

@@ -33,7 +33,7 @@ export function parseTopology(file: string, text: string, ctx: TopologyContext):
   r.done(); // syntax problems first: nothing below is meaningful without a document
   const top = r.map(r.root, '', {
     required: ['name', 'release', 'catalog', 'registry', 'hosts', 'services'],
-    optional: ['ssh', 'roles', 'stages', 'addresses'],
+    optional: ['ssh', 'roles', 'stages', 'addresses', 'env', 'secrets'],
   });
   r.done();
   const m = top!;
@@ -96,6 +96,24 @@ export function parseTopology(file: string, text: string, ctx: TopologyContext):
     if (key !== undefined && value !== undefined) addresses[key] = value;
   }
 
+  const env: Record<string, string> = {};
+  for (const [k, v] of r.pairs(m.get('env'), 'env') ?? []) {
+    const key = r.str(k, 'env', ENV_NAME);
+    if (key === undefined) continue;
+    if (SECRET_LIKE.test(key)) {
+      r.problem(v, `env.${key}`, `${key} looks like a credential`, `move it to secrets: { ${key}: { secret: NAME } }`);
+      continue;
+    }
+    const value = r.str(v, `env.${key}`);
+    if (value !== undefined) env[key] = value;
+  }
+  const secrets: Record<string, SecretRef> = {};
+  for (const [k, v] of r.pairs(m.get('secrets'), 'secrets') ?? []) {
+    const key = r.str(k, 'secrets', ENV_NAME);
+    const ref = key === undefined ? undefined : readSecretRef(r, v, `secrets.${key}`);
+    if (key !== undefined && ref) secrets[key] = ref;
+  }
+
   const stages = m.has('stages') ? r.strList(m.get('stages'), 'stages', NAME) ?? [] : [...DEFAULT_STAGES];
   const services: ServiceSpec[] = [];
   (r.list(m.get('services'), 'services') ?? []).forEach((node, i) => {
@@ -112,7 +130,7 @@ export function parseTopology(file: string, text: string, ctx: TopologyContext):
     r.problem(m.get('catalog'), 'catalog', `cannot read the catalog ${catalogFile}: ${(e as Error).message}`);
     r.done();
   }
-  const topology: Topology = { file, name: name!, release: release!, catalog: catalog!, registry: registry!, ssh: ssh!, hosts, roles, services, stages, addresses };
+  const topology: Topology = { file, name: name!, release: release!, catalog: catalog!, registry: registry!, ssh: ssh!, hosts, roles, services, stages, addresses, env, secrets };
   checkReferences(r, topology, m);
   r.done();
   return topology;
@@ -189,6 +207,13 @@ function checkReferences(r: YamlReader, t: Topology, m: Map<string, YamlNode>): 
     }
   }
   checkDependencies(t, add);
+  for (const s of t.services) {
+    for (const variable of t.catalog.images.find((i) => i.name === s.image)?.secrets ?? []) {
+      if (s.env[variable] === undefined && !t.secrets[variable]) {
+        add(`services.${s.name}`, `image ${s.image} needs the credential ${variable}`, `add secrets: { ${variable}: { secret: NAME } } and put NAME=value in the secrets file`);
+      }
+    }
+  }
   for (const problem of problems) {
     r.problem(m.get('services'), problem.field ?? '', problem.message, problem.hint);
   }

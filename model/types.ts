@@ -30,8 +30,12 @@ export interface ImageSpec {
   volumes: string[];
   privileged: boolean;
   capAdd: string[];
-  /** Environment variables naming other services' addresses that this image reads (derived from placement). */
+  /** Address variables of services this image depends on: passed in its env, and their stage must come first. */
   needs: string[];
+  /** Address variables it only reads (e.g. ifmap lists the control nodes it will accept): passed, no ordering. */
+  reads: string[];
+  /** Environment variables that carry credentials; the topology maps each to a secret reference. */
+  secrets: string[];
   /** Why this image is a stand-in for software that cannot be had here; null for the real thing. */
   standin: string | null;
 }
@@ -102,6 +106,11 @@ export interface Topology {
   stages: string[];
   /** Explicit address variables (e.g. an external KEYSTONE_SERVER); they win over addresses derived from placement. */
   addresses: Record<string, string>;
+  /** Plain settings every container gets (ADMIN_USER, ADMIN_TENANT...): what the original's common.env held, less
+   * the addresses (derived) and the passwords (secrets). */
+  env: Record<string, string>;
+  /** Credential variable -> secret reference; a container gets those its image declares. */
+  secrets: Record<string, SecretRef>;
 }
 
 export const DEFAULT_STAGES = ['common', 'database', 'config', 'control', 'analytics', 'webui', 'openstack', 'compute'];

@@ -79,6 +79,17 @@ ${extra}`;
     expect(api.env).toEqual({ HOST_IP: '10.0.0.11', CASSANDRA_SERVER: '10.0.0.11,10.0.0.12,10.0.0.13', KEYSTONE_SERVER: 'keystone.example.org' });
   });
 
+  test('shared env goes to every container; a credential only where the image declares it, as a secret name', () => {
+    const withSecrets: Catalog = { ...catalog, images: catalog.images.map((i) => (i.name === 'config-api' ? { ...i, secrets: ['ADMIN_PASSWORD'] } : i)) };
+    const text = topo('addresses: { KEYSTONE_SERVER: k }\nenv: { ADMIN_USER: admin }\nsecrets: { ADMIN_PASSWORD: { secret: LAB_ADMIN_PASSWORD } }\n');
+    const plan = makePlan(parseTopology('/t.yaml', text, { ...ctx, loadCatalog: () => withSecrets }), { catalogDir: '/' });
+    const containers = plan.stages.flatMap((s) => s.containers);
+    expect(containers.find((c) => c.name === 'config-api')?.env).toMatchObject({ ADMIN_USER: 'admin', ADMIN_PASSWORD: { secret: 'LAB_ADMIN_PASSWORD' } });
+    expect(containers.find((c) => c.name === 'cassandra')?.env.ADMIN_PASSWORD).toBeUndefined();
+    expect(configProblems(() => parseTopology('/t.yaml', topo('addresses: { KEYSTONE_SERVER: k }\n'), { ...ctx, loadCatalog: () => withSecrets }))).toContain('image config-api needs the credential ADMIN_PASSWORD');
+    expect(configProblems(() => parseTopology('/t.yaml', text.replace('env: { ADMIN_USER: admin }', 'env: { ADMIN_TOKEN: abc }'), ctx))).toContain('env.ADMIN_TOKEN: ADMIN_TOKEN looks like a credential');
+  });
+
   test('a needed address nobody provides is named, with the fix', () => {
     expect(configProblems(() => parseTopology('/t.yaml', topo(''), ctx))).toContain('config-api needs KEYSTONE_SERVER, but no service runs image keystone (place a keystone service, or set addresses.KEYSTONE_SERVER)');
   });
