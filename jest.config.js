@@ -4,6 +4,9 @@ module.exports = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['@swc/jest'] },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // The lab's state (engine data roots) holds copies of files jest would otherwise index.
+  modulePathIgnorePatterns: ['<rootDir>/.lab/'],
+  watchPathIgnorePatterns: ['<rootDir>/.lab/'],
   testTimeout: 120000,
   maxWorkers: 1,
 };
