@@ -14,6 +14,7 @@ import type { SecretRef } from '../model/types';
 
 export const INPUT_HASH_LABEL = 'net.contrail-deploy.input-hash';
 export const RUN_LABEL = 'net.contrail-deploy.run';
+export const HASH_TAG_PREFIX = 'input-';
 
 export interface RegistryRef {
   address: string;
@@ -65,11 +66,14 @@ export async function buildImage(req: BuildRequest): Promise<BuildResult> {
   const files = listContext(image.name, image.contextDir);
   const inputHash = hashInputs(image, files, buildArgs);
   const tag = `${image.repository}:${req.release}`;
+  // The input hash is also a tag: a new release whose inputs did not change finds its image without a build.
+  const hashTag = `${image.repository}:${HASH_TAG_PREFIX}${inputHash}`;
   const logFile = path.join(buildLogDir(), req.runId.replace(/[^A-Za-z0-9._-]/g, '_'), `${image.name}.log`);
   const docker = buildEngine();
 
-  const existing = await docker.getImage(tag).inspect().catch(() => undefined);
+  const existing = await docker.getImage(hashTag).inspect().catch(() => undefined);
   if (existing?.Config?.Labels?.[INPUT_HASH_LABEL] === inputHash && !req.noCache) {
+    await docker.getImage(hashTag).tag({ repo: image.repository, tag: req.release });
     return { image: image.name, tag, imageId: existing.Id, inputHash, skipped: true, logFile };
   }
 
@@ -85,7 +89,8 @@ export async function buildImage(req: BuildRequest): Promise<BuildResult> {
         t: tag,
         dockerfile: image.dockerfile,
         buildargs: buildArgs,
-        labels: { ...image.labels, [INPUT_HASH_LABEL]: inputHash, [RUN_LABEL]: req.runId },
+        // No run id in the image: equal inputs must give an equal image, or every child's layer cache is lost.
+        labels: { ...image.labels, [INPUT_HASH_LABEL]: inputHash },
         nocache: req.noCache ?? false,
         networkmode: 'host',
         forcerm: true,
@@ -112,6 +117,7 @@ export async function buildImage(req: BuildRequest): Promise<BuildResult> {
     log.end();
   }
   if (!imageId) imageId = (await docker.getImage(tag).inspect()).Id;
+  await docker.getImage(tag).tag({ repo: image.repository, tag: `${HASH_TAG_PREFIX}${inputHash}` });
   return { image: image.name, tag, imageId, inputHash, skipped: false, logFile };
 }
 

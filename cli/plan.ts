@@ -56,6 +56,7 @@ interface PlanView {
   images: { name: string; parent: string | null; level: number; labels: Record<string, string>; selected: boolean; reason?: string; standin: string | null }[];
   levels: string[][];
   hosts: Plan['hosts'];
+  limits: { concurrency: Plan['concurrency']; rollout: Plan['rollout'] } | null;
   stages: { name: string; services: { name: string; host: string; image: string; env: Record<string, string>; volumes: string[]; privileged: boolean; capAdd: string[]; standin: string | null }[] }[];
 }
 
@@ -75,6 +76,7 @@ function planView(release: string, catalog: Catalog, selection: Selection, plan:
     images,
     levels: byLevel.filter(Boolean),
     hosts: plan?.hosts ?? [],
+    limits: plan ? { concurrency: plan.concurrency, rollout: plan.rollout } : null,
     stages: (plan?.stages ?? []).map((s) => ({
       name: s.name,
       services: s.containers.map((c) => ({ name: c.name, host: c.host, image: c.image, env: maskEnv(c.env), volumes: c.volumes, privileged: c.privileged, capAdd: c.capAdd, standin: c.standin })),
@@ -95,6 +97,7 @@ function print(view: PlanView, json: boolean): void {
   console.log(`${view.topology ? `topology ${view.topology}, ` : ''}release ${view.release || '(none)'}: ${selected.length} of ${view.images.length} images selected`);
   console.log('\nBuild graph (one level may build in parallel; each image starts when its own parent is pushed):');
   view.levels.forEach((names, level) => console.log(`  level ${level}: ${names.map((n) => `${n}${view.images.find((i) => i.name === n)?.reason === 'ancestor' ? ' (ancestor)' : ''}`).join(', ')}`));
+  if (view.limits) console.log(`\nLimits: ${view.limits.concurrency.builds} builds, ${view.limits.concurrency.pushes} pushes, ${view.limits.concurrency.hosts} hosts at a time; compute hosts: ${view.limits.rollout.computeCanary} canary, then ${view.limits.rollout.computeBatchPercent}% at a time`);
   if (view.hosts.length) {
     console.log('\nHost preparation:');
     for (const h of view.hosts) {

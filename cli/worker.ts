@@ -28,9 +28,10 @@ Secrets are resolved here, on the worker: environment variables, or CONTRAIL_SEC
     if (maxBuilds !== undefined && !(Number.isInteger(maxBuilds) && maxBuilds >= 1 && maxBuilds <= 64)) throw new UsageError('--max-builds takes a number from 1 to 64');
     const controller = new AbortController();
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort());
-    const q = taskQueues(queuePrefix());
-    console.error(`worker: serving ${kinds.map((k) => q[k as QueueKind]).join(', ')}`);
-    await runWorkers({ kinds: kinds as QueueKind[], queuePrefix: queuePrefix(), maxBuilds, signal: controller.signal });
+    await runWorkers({
+      kinds: kinds as QueueKind[], queuePrefix: queuePrefix(), maxBuilds, signal: controller.signal,
+      onReady: (queues) => console.error(`worker: polling ${queues.join(', ')}`),
+    });
     return 0;
   },
 };

@@ -131,14 +131,15 @@ make_tls() {
 
 secret_value() { grep -E "^$1=" "$LAB_DIR/secrets.env" 2>/dev/null | head -1 | cut -d= -f2- || true; }
 
+# Every secret the lab's topologies name, generated once (hex: safe for every config format that holds them).
+LAB_SECRETS=(LAB_REGISTRY_PASSWORD LAB_ADMIN_PASSWORD LAB_ADMIN_TOKEN LAB_IFMAP_PASSWORD LAB_RABBIT_PASSWORD
+  LAB_RABBITMQ_ERLANG_COOKIE LAB_MYSQL_ROOT_PASSWORD LAB_DB_PASSWORD)
+
 make_secrets() {
   touch "$LAB_DIR/secrets.env"; chmod 600 "$LAB_DIR/secrets.env"
-  if [[ -z $(secret_value LAB_REGISTRY_PASSWORD) ]]; then
-    echo "LAB_REGISTRY_PASSWORD=$(openssl rand -hex 18)" >>"$LAB_DIR/secrets.env"
-  fi
-  if [[ -z $(secret_value LAB_ADMIN_PASSWORD) ]]; then
-    echo "LAB_ADMIN_PASSWORD=$(openssl rand -hex 12)" >>"$LAB_DIR/secrets.env"
-  fi
+  for name in "${LAB_SECRETS[@]}"; do
+    [[ -n $(secret_value "$name") ]] || echo "$name=$(openssl rand -hex 18)" >>"$LAB_DIR/secrets.env"
+  done
 }
 
 make_ssh_keys() {

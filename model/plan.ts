@@ -3,7 +3,7 @@
 import { BASE_IMAGE_ARG, buildLevels } from './catalog';
 import { deriveAddresses, type DerivedAddress } from './addresses';
 import { placeService } from './topology';
-import type { DirectorySpec, HealthCheck, SecretRef, Topology } from './types';
+import type { Concurrency, DirectorySpec, HealthCheck, Rollout, SecretRef, Topology } from './types';
 
 export interface PlannedImage {
   name: string;
@@ -61,6 +61,8 @@ export interface Plan {
   images: PlannedImage[];
   hosts: PlannedHost[];
   stages: PlannedStage[];
+  concurrency: Concurrency;
+  rollout: Rollout;
 }
 
 export const STANDIN_LABEL = 'net.contrail-deploy.standin';
@@ -132,6 +134,8 @@ export function makePlan(t: Topology, opts: PlanOptions): Plan {
     images,
     hosts,
     stages,
+    concurrency: t.concurrency,
+    rollout: t.rollout,
   };
 }
 

@@ -1,7 +1,7 @@
 // The topology: hosts, registry, SSH, roles (directories, kernel modules), services and their placement, stage order.
 import { ConfigError, type ConfigProblem } from './config-error';
 import { CAPABILITY, ENV_NAME, NAME, readHealth, VOLUME } from './catalog';
-import { DEFAULT_STAGES, type Catalog, type DirectorySpec, type HostSpec, type RoleSpec, type SecretRef, type ServiceSpec, type Topology } from './types';
+import { DEFAULT_CONCURRENCY, DEFAULT_ROLLOUT, DEFAULT_STAGES, type Catalog, type DirectorySpec, type HostSpec, type RoleSpec, type SecretRef, type ServiceSpec, type Topology } from './types';
 import { isMap } from 'yaml';
 import { ADDRESS_PROVIDERS, deriveAddresses } from './addresses';
 import { YamlReader, type YamlNode } from './yaml-reader';
@@ -33,7 +33,7 @@ export function parseTopology(file: string, text: string, ctx: TopologyContext):
   r.done(); // syntax problems first: nothing below is meaningful without a document
   const top = r.map(r.root, '', {
     required: ['name', 'release', 'catalog', 'registry', 'hosts', 'services'],
-    optional: ['ssh', 'roles', 'stages', 'addresses', 'env', 'secrets'],
+    optional: ['ssh', 'roles', 'stages', 'addresses', 'env', 'secrets', 'concurrency', 'rollout'],
   });
   r.done();
   const m = top!;
@@ -114,6 +114,18 @@ export function parseTopology(file: string, text: string, ctx: TopologyContext):
     if (key !== undefined && ref) secrets[key] = ref;
   }
 
+  const conc = m.has('concurrency') ? r.map(m.get('concurrency'), 'concurrency', { optional: ['builds', 'pushes', 'hosts'] }) : undefined;
+  const concurrency = {
+    builds: conc?.has('builds') ? r.int(conc.get('builds'), 'concurrency.builds', 1, 64) ?? 0 : DEFAULT_CONCURRENCY.builds,
+    pushes: conc?.has('pushes') ? r.int(conc.get('pushes'), 'concurrency.pushes', 1, 64) ?? 0 : DEFAULT_CONCURRENCY.pushes,
+    hosts: conc?.has('hosts') ? r.int(conc.get('hosts'), 'concurrency.hosts', 1, 1000) ?? 0 : DEFAULT_CONCURRENCY.hosts,
+  };
+  const ro = m.has('rollout') ? r.map(m.get('rollout'), 'rollout', { optional: ['computeCanary', 'computeBatchPercent'] }) : undefined;
+  const rollout = {
+    computeCanary: ro?.has('computeCanary') ? r.int(ro.get('computeCanary'), 'rollout.computeCanary', 0, 1000) ?? 0 : DEFAULT_ROLLOUT.computeCanary,
+    computeBatchPercent: ro?.has('computeBatchPercent') ? r.int(ro.get('computeBatchPercent'), 'rollout.computeBatchPercent', 1, 100) ?? 0 : DEFAULT_ROLLOUT.computeBatchPercent,
+  };
+
   const stages = m.has('stages') ? r.strList(m.get('stages'), 'stages', NAME) ?? [] : [...DEFAULT_STAGES];
   const services: ServiceSpec[] = [];
   (r.list(m.get('services'), 'services') ?? []).forEach((node, i) => {
@@ -130,7 +142,7 @@ export function parseTopology(file: string, text: string, ctx: TopologyContext):
     r.problem(m.get('catalog'), 'catalog', `cannot read the catalog ${catalogFile}: ${(e as Error).message}`);
     r.done();
   }
-  const topology: Topology = { file, name: name!, release: release!, catalog: catalog!, registry: registry!, ssh: ssh!, hosts, roles, services, stages, addresses, env, secrets };
+  const topology: Topology = { file, name: name!, release: release!, catalog: catalog!, registry: registry!, ssh: ssh!, hosts, roles, services, stages, addresses, env, secrets, concurrency, rollout };
   checkReferences(r, topology, m);
   r.done();
   return topology;

@@ -111,6 +111,25 @@ export interface Topology {
   env: Record<string, string>;
   /** Credential variable -> secret reference; a container gets those its image declares. */
   secrets: Record<string, SecretRef>;
+  concurrency: Concurrency;
+  rollout: Rollout;
 }
+
+/** Separate limits, so that builds, pushes and SSH fan-out do not starve each other. */
+export interface Concurrency {
+  builds: number;
+  pushes: number;
+  /** Hosts prepared or changed at the same time. */
+  hosts: number;
+}
+
+/** Compute hosts come up in batches: a canary first, then a share of the rest at a time; a failed batch stops. */
+export interface Rollout {
+  computeCanary: number;
+  computeBatchPercent: number;
+}
+
+export const DEFAULT_CONCURRENCY: Concurrency = { builds: 2, pushes: 1, hosts: 5 };
+export const DEFAULT_ROLLOUT: Rollout = { computeCanary: 1, computeBatchPercent: 25 };
 
 export const DEFAULT_STAGES = ['common', 'database', 'config', 'control', 'analytics', 'webui', 'openstack', 'compute'];

@@ -13,6 +13,8 @@ export interface WorkerOptions {
   /** Concurrent builds on this worker: each build is CPU-heavy, so the default fits a 2-core machine. */
   maxBuilds?: number;
   signal?: AbortSignal;
+  /** Called once every worker is created and about to poll. */
+  onReady?: (queues: string[]) => void;
 }
 
 let runtimeInstalled = false;
@@ -45,6 +47,7 @@ export async function runWorkers(opts: WorkerOptions): Promise<void> {
             }),
       ),
     );
+    opts.onReady?.(opts.kinds.map((k) => queues[k]));
     const stop = () => workers.forEach((w) => w.shutdown());
     opts.signal?.addEventListener('abort', stop);
     await Promise.all(workers.map((w) => w.run()));

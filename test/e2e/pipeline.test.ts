@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { PROJECT_ROOT } from '../../lib/paths';
 import type { RunSummary, Step } from '../../model/steps';
-import { cli, labStatus, lastJsonLine, registryGet, secret, sshRun, startWorker, uniqueSuffix, type LabStatus } from '../helpers/lab';
+import { cli, labStatus, lastJsonLine, registryGet, secret, sshRun, startWorker, uniqueSuffix, type LabStatus, type WorkerProcess } from '../helpers/lab';
 
 jest.setTimeout(300000);
 
@@ -17,7 +17,7 @@ const port = 20000 + Math.floor(Math.random() * 20000);
 const dataDir = `/dockervolumes/e2e-${suffix}`;
 let lab: LabStatus;
 let workDir: string;
-let worker: ReturnType<typeof startWorker>;
+let worker: WorkerProcess;
 const env = { CONTRAIL_TASK_QUEUE_PREFIX: `e2e-${suffix}` };
 
 /** A topology like topology/smoke.yaml, with names of its own so that nothing left from other runs can satisfy a check. */
@@ -52,8 +52,9 @@ let summary: RunSummary;
 beforeAll(async () => {
   lab = labStatus();
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'contrail-e2e-'));
-  worker = startWorker(env);
-  first = await cli(['run', writeTopology(`e2e${suffix}`, ['kvm']), '--json'], env);
+  worker = await startWorker(env);
+  // --no-cache: the smoke images exist from earlier runs; this run must build them to prove the build path.
+  first = await cli(['run', writeTopology(`e2e${suffix}`, ['kvm']), '--json', '--no-cache'], env);
   if (first.code !== 0) throw new Error(`run failed:\n${first.stdout}\n${first.stderr}\nworker:\n${worker.output()}`);
   summary = lastJsonLine<RunSummary>(first.stdout);
 });

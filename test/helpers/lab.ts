@@ -73,12 +73,26 @@ export function registryGet(lab: LabStatus, urlPath: string, auth?: { user: stri
   });
 }
 
-/** Starts `contrail-deploy worker` as its own process (stopped by the returned function). */
-export function startWorker(env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string; stop: () => Promise<void> } {
+export interface WorkerProcess {
+  child: ChildProcess;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+/** Starts `contrail-deploy worker` as its own process and waits until it polls (stop it with the returned function). */
+export async function startWorker(env: NodeJS.ProcessEnv): Promise<WorkerProcess> {
   const child = spawn(process.execPath, [CLI, 'worker'], { env: { ...process.env, ...env }, cwd: PROJECT_ROOT });
   let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const ready = new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      if (output.includes('worker: polling')) resolve();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`worker exited (${code}) before polling:\n${output}`)));
+  });
+  await ready;
   return {
     child,
     output: () => output,

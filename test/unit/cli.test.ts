@@ -15,7 +15,7 @@ test('plan --json: release, images with parent and level, stages in order with e
   const r = await cli(['plan', 'topology/smoke.yaml', '--json']);
   expect(r.code).toBe(0);
   const plan = lastJsonLine<PlanJson>(r.stdout);
-  expect(plan.release).toBe('2026.11-lab');
+  expect(plan.release).toBe('2026.11-smoke');
   expect(plan.images.find((i) => i.name === 'smoke-web')).toMatchObject({ parent: 'smoke-base', level: 1, labels: { 'net.juniper.node': 'controller' } });
   expect(plan.images.find((i) => i.name === 'smoke-base')).toMatchObject({ parent: null, level: 0 });
   expect(plan.stages.map((s) => s.name)).toEqual(['common', 'database', 'config', 'control', 'analytics', 'webui', 'openstack', 'compute']);

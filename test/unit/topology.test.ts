@@ -87,3 +87,26 @@ describe('topology', () => {
     expect(plan.registry.password).toEqual({ secret: 'LAB_REGISTRY_PASSWORD' });
   });
 });
+
+describe('the shipped topologies', () => {
+  test.each(['lab.yaml', 'single-host.yaml', 'production.yaml'])('%s plans the whole tree: every service placed, addresses derived, secrets by name', (file) => {
+    const { plan } = loadPlan(path.join(PROJECT_ROOT, 'topology', file));
+    expect(plan.images).toHaveLength(47);
+    const containers = plan.stages.flatMap((s) => s.containers);
+    const configApi = containers.find((c) => c.service === 'config-api')!;
+    expect(typeof configApi.env.CASSANDRA_SERVER).toBe('string');
+    expect(configApi.env.ADMIN_PASSWORD).toEqual({ secret: expect.any(String) });
+    expect(configApi.standin).toContain('Contrail 3.0');
+    expect(containers.find((c) => c.service === 'redis')?.standin).toBeNull();
+    for (const c of containers) for (const v of Object.values(c.env)) if (typeof v !== 'string') expect(Object.keys(v)).toEqual(['secret']);
+  });
+
+  test('production: quorum services on all three controllers; every compute host runs the compute stage', () => {
+    const { plan } = loadPlan(path.join(PROJECT_ROOT, 'topology/production.yaml'));
+    const on = (service: string) => plan.stages.flatMap((s) => s.containers).filter((c) => c.service === service).map((c) => c.host);
+    for (const quorum of ['cassandra', 'zookeeper', 'rabbitmq']) expect(on(quorum)).toEqual(['ctl1', 'ctl2', 'ctl3']);
+    expect(on('vrouter-agent')).toHaveLength(24);
+    const api = plan.stages.flatMap((s) => s.containers).find((c) => c.service === 'config-api')!;
+    expect(api.env.ZOOKEEPER_SERVER).toBe('198.51.100.11,198.51.100.12,198.51.100.13');
+  });
+});

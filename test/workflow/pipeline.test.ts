@@ -7,6 +7,7 @@ import type * as activities from '../../activities';
 import type { BuildRequest } from '../../activities/images';
 import type { Plan, PlannedContainer, PlannedImage } from '../../model/plan';
 import type { RunSummary } from '../../model/steps';
+import { DEFAULT_CONCURRENCY, DEFAULT_ROLLOUT } from '../../model/types';
 import { deployPipeline } from '../../workflows';
 import { temporalCli } from '../helpers/temporal';
 
@@ -39,6 +40,8 @@ function plan(images: PlannedImage[], stages: { name: string; containers: Planne
     images,
     hosts: [{ name: 'h1', address: '10.0.0.1', sshPort: 22, roles: [], directories: [], kernelModules: [] }],
     stages,
+    concurrency: DEFAULT_CONCURRENCY,
+    rollout: DEFAULT_ROLLOUT,
   };
 }
 
