@@ -49,6 +49,7 @@ export async function startContainer(req: StartRequest): Promise<StartResult> {
       const created = await docker.createContainer({
         name: c.name,
         Image: req.imageRef,
+        ...(c.command ? { Cmd: c.command } : {}),
         Env: Object.entries(c.env).map(([k, v]) => `${k}=${resolveEnv(v)}`),
         Labels: { ...c.labels, [RUN_LABEL]: req.runId, [SPEC_HASH_LABEL]: specHash, 'net.contrail-deploy.service': c.service, 'net.contrail-deploy.stage': c.stage },
         HostConfig: {

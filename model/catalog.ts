@@ -49,7 +49,7 @@ export function parseCatalog(file: string, text: string): Catalog {
 function readImage(r: YamlReader, node: YamlNode, field: string): ImageSpec | undefined {
   const m = r.map(node, field, {
     required: ['name'],
-    optional: ['context', 'dockerfile', 'parent', 'base', 'labels', 'buildArgs', 'ports', 'health', 'volumes', 'privileged', 'capAdd', 'needs', 'reads', 'secrets', 'standin'],
+    optional: ['context', 'dockerfile', 'parent', 'base', 'labels', 'buildArgs', 'ports', 'health', 'volumes', 'privileged', 'capAdd', 'needs', 'reads', 'secrets', 'standin', 'command'],
   });
   if (!m) return undefined;
   const name = r.str(m.get('name'), `${field}.name`, NAME);
@@ -68,6 +68,7 @@ function readImage(r: YamlReader, node: YamlNode, field: string): ImageSpec | un
     buildArgs: readStringMap(r, m.get('buildArgs'), `${field}.buildArgs`, ARG_NAME),
     ports: (r.list(m.get('ports'), `${field}.ports`) ?? []).map((p, j) => r.int(p, `${field}.ports[${j}]`, 1, 65535) ?? 0),
     health: m.has('health') ? readHealth(r, m.get('health'), `${field}.health`) : undefined,
+    command: m.has('command') ? r.strList(m.get('command'), `${field}.command`) ?? null : null,
     volumes: r.strList(m.get('volumes'), `${field}.volumes`, VOLUME) ?? [],
     privileged: r.bool(m.get('privileged'), `${field}.privileged`, false) ?? false,
     capAdd: r.strList(m.get('capAdd'), `${field}.capAdd`, CAPABILITY) ?? [],

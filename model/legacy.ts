@@ -50,6 +50,6 @@ function readGroup(r: YamlReader, node: YamlNode, field: string, out: ImageSpec[
 function legacyImage(name: string, parent: string | null): ImageSpec {
   return {
     name, context: name, dockerfile: 'Dockerfile', parent, base: parent ? null : LEGACY_BASE,
-    labels: {}, buildArgs: {}, ports: [], volumes: [], privileged: false, capAdd: [], needs: [], reads: [], secrets: [], standin: null,
+    labels: {}, buildArgs: {}, ports: [], command: null, volumes: [], privileged: false, capAdd: [], needs: [], reads: [], secrets: [], standin: null,
   };
 }

@@ -45,6 +45,8 @@ export interface PlannedContainer {
   health: HealthCheck | null;
   /** Why the image is a stand-in, or null for the real software. */
   standin: string | null;
+  /** Overrides the image's CMD when set. */
+  command: string[] | null;
 }
 
 export interface PlannedStage {
@@ -119,6 +121,7 @@ export function makePlan(t: Topology, opts: PlanOptions): Plan {
             privileged: s.privileged || image.privileged,
             capAdd: [...new Set([...image.capAdd, ...s.capAdd])],
             standin: image.standin,
+            command: image.command,
             labels: image.labels,
             health: s.health ?? image.health ?? null,
           };

@@ -26,6 +26,8 @@ export interface ImageSpec {
   buildArgs: Record<string, string>;
   ports: number[];
   health?: HealthCheck;
+  /** The process a container runs, when it differs from the image's CMD (e.g. another config file). */
+  command: string[] | null;
   /** Defaults for every container of this image (a service adds to them). */
   volumes: string[];
   privileged: boolean;

@@ -24,4 +24,4 @@ export function configProblems(fn: () => unknown): string {
 }
 
 /** The runtime fields of a catalog image that a test does not care about. */
-export const RUNTIME_DEFAULTS = { volumes: [] as string[], privileged: false, capAdd: [] as string[], needs: [] as string[], reads: [] as string[], secrets: [] as string[], standin: null };
+export const RUNTIME_DEFAULTS = { command: null, volumes: [] as string[], privileged: false, capAdd: [] as string[], needs: [] as string[], reads: [] as string[], secrets: [] as string[], standin: null };

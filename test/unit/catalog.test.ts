@@ -44,6 +44,11 @@ describe('catalog', () => {
     expect(configProblems(() => parseCatalog('c.yaml', 'images:\n\t- name: a\n'))).toMatch(/c\.yaml:2:1:/);
   });
 
+  test('duplicate image names and oversized files are refused', () => {
+    expect(configProblems(() => parseCatalog('c.yaml', 'images:\n  - {name: a, base: "x:1"}\n  - {name: a, base: "x:2"}\n'))).toContain('images.a: duplicate image name "a"');
+    expect(configProblems(() => parseCatalog('c.yaml', `images: []\n#${'x'.repeat(1024 * 1024)}`))).toMatch(/c\.yaml: file is \d+ bytes, more than the 1048576 allowed/);
+  });
+
   test('empty and binary files are refused', () => {
     expect(configProblems(() => parseCatalog('c.yaml', ''))).toBe('c.yaml: file is empty (see topology/smoke.yaml for an example)');
     expect(configProblems(() => parseCatalog('c.yaml', 'a\u0000b'))).toContain('file is binary');

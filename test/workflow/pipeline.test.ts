@@ -30,7 +30,7 @@ const image = (name: string, parent: string | null): PlannedImage => ({
   name, contextDir: `/ctx/${name}`, dockerfile: 'Dockerfile', parent, base: parent ? null : 'busybox:local', level: parent ? 1 : 0, labels: {}, buildArgs: {}, repository: `reg:5000/${name}`,
 });
 const container = (name: string, img: string, stage: string, host = 'h1'): PlannedContainer => ({
-  name, service: name, host, hostAddress: '10.0.0.1', image: img, stage, env: {}, volumes: [], privileged: false, capAdd: [], labels: {}, health: { tcp: 1, timeoutSeconds: 1 }, standin: null,
+  name, service: name, host, hostAddress: '10.0.0.1', image: img, stage, env: {}, volumes: [], privileged: false, capAdd: [], labels: {}, health: { tcp: 1, timeoutSeconds: 1 }, standin: null, command: null,
 });
 function plan(images: PlannedImage[], stages: { name: string; containers: PlannedContainer[] }[]): Plan {
   return {
