@@ -13,15 +13,9 @@ plugin=/etc/neutron/plugins/opencontrail/ContrailPlugin.ini
 contrail=neutron_plugin_contrail.plugins.opencontrail
 extensions=/usr/lib/python3/dist-packages/neutron_plugin_contrail/extensions
 
-die() { echo "neutron-server entrypoint: $*" >&2; exit 1; }
-# A password for a block that is being rendered: the first of the named variables that is set, or a clear failure.
-password() {
-  local v
-  for v in "$@"; do [ -n "${!v:-}" ] && { printf '%s' "${!v}"; return; }; done
-  die "$(IFS=/; echo "$*") must be set (no password has a default)"
-}
-# oslo.config expands $name in values: a literal $ in a secret must be doubled.
-oslo() { printf '%s' "${1//\$/\$\$}"; }
+ENTRYPOINT=neutron-server
+# shellcheck source=../base/openstack-common.sh
+source /usr/local/lib/openstack-common.sh
 
 if [ -n "${CONFIG_API_SERVER:-}" ]; then
   ini-set "$conf" DEFAULT core_plugin "$contrail.contrail_plugin.NeutronPluginContrailCoreV2"
@@ -50,19 +44,11 @@ if [ -n "${CONFIG_API_SERVER:-}" ]; then
   fi
 fi
 if [ -n "${KEYSTONE_SERVER:-}" ]; then
-  pw=$(password NEUTRON_PASSWORD ADMIN_PASSWORD)
   ini-set "$conf" DEFAULT auth_strategy keystone
   ini-set "$conf" DEFAULT notify_nova_on_port_status_changes True
   ini-set "$conf" DEFAULT notify_nova_on_port_data_changes True
   if [ -n "${NOVA_SERVER:-}" ]; then ini-set "$conf" DEFAULT nova_url "http://$NOVA_SERVER:8774/v2"; fi
-  ini-set "$conf" keystone_authtoken auth_uri "http://$KEYSTONE_SERVER:5000"
-  ini-set "$conf" keystone_authtoken auth_url "http://$KEYSTONE_SERVER:35357"
-  ini-set "$conf" keystone_authtoken auth_plugin password
-  ini-set "$conf" keystone_authtoken project_domain_id default
-  ini-set "$conf" keystone_authtoken user_domain_id default
-  ini-set "$conf" keystone_authtoken project_name service
-  ini-set "$conf" keystone_authtoken username neutron
-  ini-set "$conf" keystone_authtoken password "$(oslo "$pw")"
+  keystone_authtoken "$conf" neutron NEUTRON_PASSWORD ADMIN_PASSWORD
   pw=$(password NOVA_PASSWORD ADMIN_PASSWORD)
   ini-set "$conf" nova auth_url "http://$KEYSTONE_SERVER:35357"
   ini-set "$conf" nova auth_plugin password
@@ -74,11 +60,7 @@ if [ -n "${KEYSTONE_SERVER:-}" ]; then
   ini-set "$conf" nova password "$(oslo "$pw")"
 fi
 if [ -n "${RABBIT_SERVER:-}" ]; then
-  pw=$(password RABBIT_PASSWORD)
-  ini-set "$conf" DEFAULT rpc_backend rabbit
-  ini-set "$conf" oslo_messaging_rabbit rabbit_host "$RABBIT_SERVER"
-  if [ -n "${RABBIT_USER:-}" ]; then ini-set "$conf" oslo_messaging_rabbit rabbit_userid "$RABBIT_USER"; fi
-  ini-set "$conf" oslo_messaging_rabbit rabbit_password "$(oslo "$pw")"
+  rabbit "$conf"
 fi
 if [ -n "${HOST_IP:-}" ]; then
   ini-set "$conf" DEFAULT my_ip "$HOST_IP"

@@ -9,16 +9,9 @@ set -euo pipefail
 conf=/etc/nova/nova.conf
 compute_conf=/etc/nova/nova-compute.conf
 
-die() { echo "nova entrypoint: $*" >&2; exit 1; }
-# A password for a block that is being rendered: the first of the named variables that is set, or a clear failure.
-password() {
-  local v
-  for v in "$@"; do [ -n "${!v:-}" ] && { printf '%s' "${!v}"; return; }; done
-  die "$(IFS=/; echo "$*") must be set (no password has a default)"
-}
-# oslo.config expands $name in values: a literal $ in a password must be doubled.
-oslo() { printf '%s' "${1//\$/\$\$}"; }
-urlencode() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
+ENTRYPOINT=nova
+# shellcheck source=../base/openstack-common.sh
+source /usr/local/lib/openstack-common.sh
 set_nova() { ini-set "$conf" "$@"; }
 
 if [ -n "${HOST_IP:-}" ]; then
@@ -29,16 +22,8 @@ if [ -n "${VNC_PROXY:-}" ]; then
   set_nova DEFAULT vncserver_proxyclient_address "$VNC_PROXY"
 fi
 if [ -n "${KEYSTONE_SERVER:-}" ]; then
-  pw=$(password NOVA_PASSWORD ADMIN_PASSWORD)
   set_nova DEFAULT auth_strategy keystone
-  set_nova keystone_authtoken auth_uri "http://$KEYSTONE_SERVER:5000"
-  set_nova keystone_authtoken auth_url "http://$KEYSTONE_SERVER:35357"
-  set_nova keystone_authtoken auth_plugin password
-  set_nova keystone_authtoken project_domain_id default
-  set_nova keystone_authtoken user_domain_id default
-  set_nova keystone_authtoken project_name service
-  set_nova keystone_authtoken username nova
-  set_nova keystone_authtoken password "$(oslo "$pw")"
+  keystone_authtoken "$conf" nova NOVA_PASSWORD ADMIN_PASSWORD
 fi
 if [ -n "${NEUTRON_SERVER:-}" ]; then
   # Contrail's network API (nova_contrail_vif) is not packaged for this nova: the key keeps the intent, nova ignores it.
@@ -53,15 +38,10 @@ if [ -n "${NEUTRON_SERVER:-}" ]; then
   fi
 fi
 if [ -n "${RABBIT_SERVER:-}" ]; then
-  pw=$(password RABBIT_PASSWORD)
-  set_nova DEFAULT rpc_backend rabbit
-  set_nova oslo_messaging_rabbit rabbit_host "$RABBIT_SERVER"
-  if [ -n "${RABBIT_USER:-}" ]; then set_nova oslo_messaging_rabbit rabbit_userid "$RABBIT_USER"; fi
-  set_nova oslo_messaging_rabbit rabbit_password "$(oslo "$pw")"
+  rabbit "$conf"
 fi
 if [ -n "${MYSQL_SERVER:-}" ]; then
-  pw=$(password NOVA_DB_PASSWORD ADMIN_PASSWORD)
-  set_nova database connection "mysql+pymysql://nova:$(urlencode "$pw")@$MYSQL_SERVER/nova"
+  database "$conf" nova NOVA_DB_PASSWORD ADMIN_PASSWORD
 fi
 if [ -n "${GLANCE_SERVER:-}" ]; then
   set_nova glance host "$GLANCE_SERVER"
