@@ -1,25 +1,20 @@
 // The OpenContrail stand-in images on the lab's build engine: each entrypoint renders exactly its expected files, the
 // same on a restart; a missing secret stops it with a clear message; a stand-in stays silent until its dependency
 // answers. The images are the pipeline's own builds of topology/lab.yaml (skipped when already built).
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
 import { checkDockerfileFrom, parseCatalogPart } from '../../model/catalog';
 import type { ImageSpec } from '../../model/types';
 import { PROJECT_ROOT } from '../../lib/paths';
-import { labStatus, uniqueSuffix } from '../helpers/lab';
+import { uniqueSuffix } from '../helpers/lab';
 import { pipelineImages } from '../helpers/images';
+import { answers, docker, within } from '../helpers/docker';
 
 const IMAGES = path.join(PROJECT_ROOT, 'images');
 const FIXTURES = path.join(PROJECT_ROOT, 'test', 'fixtures', 'entrypoints');
 const STANDIN = 'Contrail 3.0 packages are not available on these machines';
 
-let dockerHost = '';
-function docker(args: string[], input?: string): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync('docker', ['-H', dockerHost, ...args], { encoding: 'utf8', input, maxBuffer: 64 * 1024 * 1024 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 const tag = (name: string) => tags.get(name)!;
 
 const catalogFile = (f: string) => path.join(IMAGES, f);
@@ -63,7 +58,6 @@ function renderTwice(name: string, env: string[]): { code: number; stderr: strin
 
 let tags = new Map<string, string>();
 beforeAll(async () => {
-  dockerHost = labStatus().docker.host;
   // Built by the pipeline, parents first, each sub on the exact image its parent build just pushed.
   tags = await pipelineImages(contrail.map((i) => i.name));
 }, 1800000);
@@ -132,21 +126,8 @@ function freePort(): Promise<number> {
   });
 }
 
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = net.connect({ host: '127.0.0.1', port, timeout: 1000 });
-    c.once('connect', () => { c.destroy(); resolve(true); });
-    c.once('error', () => resolve(false));
-    c.once('timeout', () => { c.destroy(); resolve(false); });
-  });
-}
-
 async function waitFor(what: string, seconds: number, check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < seconds * 4; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out after ${seconds}s waiting for ${what}`);
+  if (!(await within(seconds, check))) throw new Error(`timed out after ${seconds}s waiting for ${what}`);
 }
 
 test('a stand-in does not answer while its dependency is down, names it in its log, and answers once it is up', async () => {

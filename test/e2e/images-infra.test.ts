@@ -1,7 +1,6 @@
 // The infrastructure images (images/infra.yaml) on the lab's build engine: each built on the local Debian base,
 // started with host networking on loopback, its catalog health check passing, and the real service (or the
 // stand-in) answering; entrypoints render the same files when run twice and refuse to start without passwords.
-import { spawnSync } from 'child_process';
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
@@ -11,8 +10,9 @@ import * as path from 'path';
 import { PROJECT_ROOT } from '../../lib/paths';
 import { checkDockerfileFrom, parseCatalogPart } from '../../model/catalog';
 import type { ImageSpec } from '../../model/types';
-import { labStatus, uniqueSuffix } from '../helpers/lab';
+import { uniqueSuffix } from '../helpers/lab';
 import { pipelineImages } from '../helpers/images';
+import { answers, docker, dockerOk, sleep, within, type DockerResult } from '../helpers/docker';
 
 jest.setTimeout(600000);
 
@@ -41,32 +41,13 @@ const ENV: Record<string, Record<string, string>> = {
   cassandra: { HOST_IP, CASSANDRA_SERVER: `${HOST_IP}, 10.213.57.11` },
 };
 
-let dockerHost = '';
 let catalog: Map<string, ImageSpec>;
 const built = new Map<string, string>();
 const containers: string[] = [];
 const scratch: string[] = [];
 const running: Record<string, string> = {};
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function docker(args: string[], timeoutMs = 900000): Result {
-  const r = spawnSync('docker', ['-H', dockerHost, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
-  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error ? String(r.error) : '') };
-}
-
-function ok(args: string[]): string {
-  const r = docker(args);
-  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}):\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
 const envArgs = (env: Record<string, string>) => Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const logs = (container: string) => {
   const r = docker(['logs', '--tail', '40', container]);
   return `--- last log lines of ${container} ---\n${r.stdout}${r.stderr}`;
@@ -102,17 +83,6 @@ function talk(port: number, send: string | Buffer | null, until?: RegExp, timeou
   });
 }
 
-const answers = (port: number) => talk(port, null, undefined, 1000).then(() => true, () => false);
-
-/** For what follows the health check by moments: a stand-in's next listener, a line reaching the container log. */
-async function within(seconds: number, check: () => boolean | Promise<boolean>): Promise<boolean> {
-  for (let i = 0; i < seconds * 4; i++) {
-    if (await check()) return true;
-    await sleep(250);
-  }
-  return false;
-}
-
 function httpRequest(port: number, urlPath: string, body?: unknown): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
@@ -140,7 +110,7 @@ async function start(name: string, extra: string[] = [], env = ENV[name]): Promi
   await assertPortsFree(catalog.get(name)!.ports);
   const container = `infra-test-${name}-${run}`;
   containers.push(container);
-  ok(['run', '-d', '--name', container, '--network', 'host', ...envArgs(env), ...extra, image]);
+  dockerOk(['run', '-d', '--name', container, '--network', 'host', ...envArgs(env), ...extra, image]);
   running[name] = container;
   return container;
 }
@@ -164,8 +134,8 @@ async function waitHealthy(name: string, container: string): Promise<void> {
 }
 
 /** `docker run` of images/NAME in the foreground: for entrypoints that must refuse to start. */
-function runOnce(name: string, env: Record<string, string>, command: string[] = []): Result {
-  return docker(['run', '--rm', '--network', 'host', ...envArgs(env), imageFor(name), ...command], 120000);
+function runOnce(name: string, env: Record<string, string>, command: string[] = []): DockerResult {
+  return docker(['run', '--rm', '--network', 'host', ...envArgs(env), imageFor(name), ...command], { timeoutMs: 120000 });
 }
 
 function without(env: Record<string, string>, key: string): Record<string, string> {
@@ -175,7 +145,6 @@ function without(env: Record<string, string>, key: string): Record<string, strin
 }
 
 beforeAll(async () => {
-  dockerHost = labStatus().docker.host;
   const part = parseCatalogPart(CATALOG_FILE, fs.readFileSync(CATALOG_FILE, 'utf8'));
   catalog = new Map(part.images.map((i) => [i.name, i]));
   for (const [name, tag] of await pipelineImages([...catalog.keys()])) built.set(name, tag);
@@ -209,7 +178,7 @@ test('redis: real Redis answers PING on HOST_IP, protected mode off only because
   await waitHealthy('redis', container);
   expect(await talk(6379, 'PING\r\n', /\r\n/)).toBe('+PONG\r\n');
   expect(await talk(6379, 'SET infra-test ok\r\nGET infra-test\r\n', /ok\r\n$/)).toBe('+OK\r\n$2\r\nok\r\n');
-  expect(ok(['exec', container, 'redis-cli', '-h', HOST_IP, 'CONFIG', 'GET', 'protected-mode'])).toContain('no');
+  expect(dockerOk(['exec', container, 'redis-cli', '-h', HOST_IP, 'CONFIG', 'GET', 'protected-mode'])).toContain('no');
   // Without HOST_IP it listens everywhere and keeps protected mode on.
   expect(runOnce('redis', {}, ['cat', '/etc/redis/contrail.conf']).stdout).toMatch(/^bind 0\.0\.0\.0\nprotected-mode yes$/m);
 });
@@ -251,7 +220,7 @@ test('mariadb: refuses to start without a root password; answers SELECT 1 with i
   expect(select('wrong').code).not.toBe(0);
   expect(fs.existsSync(path.join(dataDir, 'mysql'))).toBe(true);
 
-  ok(['restart', container]);
+  dockerOk(['restart', container]);
   await waitHealthy('mariadb', container);
   expect(select(secrets.mysqlRoot).code).toBe(0);
   const initialised = docker(['logs', container]).stdout.match(/initialising an empty/g) ?? [];
@@ -267,15 +236,15 @@ test('zookeeper: real ZooKeeper answers ruok/srvr; the Kafka stand-in answers on
   expect(page.body).toContain('stand-in for kafka');
 
   // Both down, then Kafka alone: it must not answer until ZooKeeper is back.
-  ok(['exec', container, 'supervisorctl', 'stop', 'kafka', 'zookeeper']);
+  dockerOk(['exec', container, 'supervisorctl', 'stop', 'kafka', 'zookeeper']);
   expect(await answers(2181)).toBe(false);
-  ok(['exec', container, 'supervisorctl', 'start', 'kafka']);
+  dockerOk(['exec', container, 'supervisorctl', 'start', 'kafka']);
   for (let i = 0; i < 5; i++) {
     expect(await answers(9092)).toBe(false);
     await sleep(1000);
   }
   expect(await within(5, () => docker(['logs', '--tail', '20', container]).stdout.includes('standin kafka: waiting for ZOOKEEPER_SERVER (127.0.0.1, port 2181)'))).toBe(true);
-  ok(['exec', container, 'supervisorctl', 'start', 'zookeeper']);
+  dockerOk(['exec', container, 'supervisorctl', 'start', 'zookeeper']);
   await waitHealthy('zookeeper', container);
   expect(await talk(2181, 'ruok')).toBe('imok');
 });
@@ -294,7 +263,7 @@ test('keystone: refuses to start without ADMIN_TOKEN; serves v3 on 5000 and 3535
   expect(r.stderr).toContain('keystone entrypoint: ADMIN_TOKEN is not set');
   // Keystone keeps identities in MariaDB and caches in memcached: it runs against the containers started above.
   if (!running.mariadb || !running.memcached) throw new Error('the keystone test needs the mariadb and memcached containers of the tests above');
-  ok(['exec', running.mariadb, 'mariadb', '-e', `CREATE DATABASE keystone; CREATE USER 'keystone'@'%' IDENTIFIED BY '${secrets.keystoneDb}'; GRANT ALL ON keystone.* TO 'keystone'@'%';`]);
+  dockerOk(['exec', running.mariadb, 'mariadb', '-e', `CREATE DATABASE keystone; CREATE USER 'keystone'@'%' IDENTIFIED BY '${secrets.keystoneDb}'; GRANT ALL ON keystone.* TO 'keystone'@'%';`]);
 
   const container = await start('keystone');
   await waitHealthy('keystone', container);
@@ -304,8 +273,8 @@ test('keystone: refuses to start without ADMIN_TOKEN; serves v3 on 5000 and 3535
     expect(JSON.parse(v3.body)).toMatchObject({ version: { id: expect.stringMatching(/^v3\./), status: 'stable' } });
   }
   // The bootstrap step of the start order: schema, admin user, endpoints. Then a password login gets a token.
-  ok(['exec', '-u', 'keystone', container, 'keystone-manage', 'db_sync']);
-  ok(['exec', '-u', 'keystone', container, 'keystone-manage', 'bootstrap', '--bootstrap-password', secrets.admin, '--bootstrap-public-url', `http://${HOST_IP}:5000/v3/`, '--bootstrap-region-id', 'RegionOne']);
+  dockerOk(['exec', '-u', 'keystone', container, 'keystone-manage', 'db_sync']);
+  dockerOk(['exec', '-u', 'keystone', container, 'keystone-manage', 'bootstrap', '--bootstrap-password', secrets.admin, '--bootstrap-public-url', `http://${HOST_IP}:5000/v3/`, '--bootstrap-region-id', 'RegionOne']);
   const auth = (password: string) => ({
     auth: {
       identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password } } },
@@ -345,7 +314,7 @@ const RENDERED: [string, Record<string, RegExp[]>][] = [
 test.each(RENDERED)('%s: running the entrypoint twice renders exactly the same files', (name, files) => {
   const paths = Object.keys(files);
   const show = `/entrypoint.sh sh -c 'for f in "$@"; do echo "== $f"; cat "$f"; echo; done' - ${paths.join(' ')}`;
-  const r = docker(['run', '--rm', '--network', 'host', ...envArgs(ENV[name]), '--entrypoint', 'bash', imageFor(name), '-c', `${show} && echo '#### second run' && ${show}`], 300000);
+  const r = docker(['run', '--rm', '--network', 'host', ...envArgs(ENV[name]), '--entrypoint', 'bash', imageFor(name), '-c', `${show} && echo '#### second run' && ${show}`], { timeoutMs: 300000 });
   expect(r.stderr).not.toMatch(/No such file/);
   expect(r.code).toBe(0);
   // Only the files count: the first run may also log one-time work (mariadb initialises its data directory).

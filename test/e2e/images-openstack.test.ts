@@ -6,15 +6,14 @@
 // Debian's config files are large commented samples (nova.conf has 10,000 lines), so a fixture holds the file's
 // settings: every line that is not blank or a comment, in order, compared exactly. The comment lines are checked
 // against the package's own file, so nothing else in the file may change either.
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as path from 'path';
 import { PROJECT_ROOT } from '../../lib/paths';
 import { checkDockerfileFrom, parseCatalogPart } from '../../model/catalog';
 import type { ImageSpec } from '../../model/types';
-import { labStatus, uniqueSuffix } from '../helpers/lab';
+import { uniqueSuffix } from '../helpers/lab';
 import { pipelineImages } from '../helpers/images';
+import { answers, docker, dockerOk, sleep } from '../helpers/docker';
 
 jest.setTimeout(1800000);
 
@@ -23,50 +22,15 @@ const CATALOG_FILE = path.join(IMAGES_DIR, 'openstack.yaml');
 const FIXTURES = path.join(PROJECT_ROOT, 'test', 'fixtures', 'openstack');
 const run = uniqueSuffix();
 
-let dockerHost = '';
 let catalog: Map<string, ImageSpec>;
 const built = new Map<string, string>();
 const containers: string[] = [];
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function docker(args: string[], timeoutMs = 1200000): Result {
-  const r = spawnSync('docker', ['-H', dockerHost, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
-  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error ? String(r.error) : '') };
-}
-
-function ok(args: string[]): string {
-  const r = docker(args);
-  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}):\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
 
 /** The image of images/NAME as the pipeline built it (see beforeAll). */
 function imageFor(name: string): string {
   const tag = built.get(name);
   if (!tag) throw new Error(`${name} was not built`);
   return tag;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.setTimeout(1000, () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 async function waitForPort(port: number, seconds: number, container: string): Promise<void> {
@@ -83,7 +47,7 @@ async function waitForPort(port: number, seconds: number, container: string): Pr
 function start(image: string, args: string[], command: string[] = []): string {
   const name = `os-test-${run}-${containers.length}`;
   containers.push(name);
-  ok(['run', '-d', '--name', name, '--network', 'host', ...args, image, ...command]);
+  dockerOk(['run', '-d', '--name', name, '--network', 'host', ...args, image, ...command]);
   return name;
 }
 
@@ -91,7 +55,7 @@ function start(image: string, args: string[], command: string[] = []): string {
 function readFiles(image: string, files: string[], entrypoint: string[], envFile?: string): Record<string, string> {
   const script = 'for f; do printf "\\n==> %s <==\\n" "$f"; cat "$f" 2>/dev/null; done; true';
   const args = ['run', '--rm', '--network', 'host', ...(envFile ? ['--env-file', envFile] : []), '--entrypoint', entrypoint[0], image, ...entrypoint.slice(1), 'sh', '-c', script, 'sh', ...files];
-  const out = ok(args);
+  const out = dockerOk(args);
   const texts: Record<string, string> = {};
   const parts = out.split(/\n==> (\S+) <==\n/);
   for (let i = 1; i < parts.length; i += 2) texts[parts[i]] = parts[i + 1];
@@ -110,7 +74,6 @@ function expectedFiles(fixture: string): string[] {
 }
 
 beforeAll(async () => {
-  dockerHost = labStatus().docker.host;
   catalog = new Map(parseCatalogPart(CATALOG_FILE, fs.readFileSync(CATALOG_FILE, 'utf8')).images.map((i) => [i.name, i]));
   for (const [name, tag] of await pipelineImages([...catalog.keys()])) built.set(name, tag);
 }, 1800000);
@@ -202,7 +165,7 @@ test('libvirt: libvirtd -l answers on TCP 16509 on HOST_IP, and virsh reaches QE
 test.each(['nova-cert', 'nova-consoleauth', 'glance-registry'])('%s is a named stand-in that waits for its dependencies', async (name) => {
   const spec = catalog.get(name)!;
   expect(spec.standin).toMatch(/removed from OpenStack/);
-  const config = JSON.parse(ok(['inspect', '-f', '{{json .Config}}', imageFor(name)])) as { Cmd: string[]; Env: string[] };
+  const config = JSON.parse(dockerOk(['inspect', '-f', '{{json .Config}}', imageFor(name)])) as { Cmd: string[]; Env: string[] };
   expect(config.Cmd).toEqual(['standin', name]);
   expect(config.Env).toContain(`STANDIN_PORTS=${spec.ports.join(' ')}`);
   // No dependency is set: the real entrypoint renders what it can, then the stand-in names what it waits for.
