@@ -10,26 +10,27 @@ export function queuePrefix(): string | undefined {
 export const workerCommand: Command = {
   name: 'worker',
   summary: 'run a worker for the build and/or deploy task queues',
-  usage: `Usage: contrail-deploy worker [--queues build,deploy] [--max-builds N]
+  usage: `Usage: contrail-deploy worker [--queues build,deploy] [--build-slots N]
 
   --queues       which task queues to serve (default: both). "build" needs a Docker engine (CONTRAIL_DOCKER_HOST,
                  DOCKER_HOST or the lab's); "deploy" runs the pipeline workflow and reaches hosts over SSH.
-  --max-builds   concurrent image builds on this worker (default 2)
+  --build-slots  build and push activities this build worker runs at once (default 4); how many builds and pushes
+                 a run starts at once is the topology's concurrency.builds / .pushes (default 2 and 1)
 
 Task queue names: ${taskQueues().build}, ${taskQueues().deploy} (prefix from CONTRAIL_TASK_QUEUE_PREFIX).
 Temporal connection: TEMPORAL_ADDRESS and the other @temporalio/envconfig settings; default 127.0.0.1:7233.
 Secrets are resolved here, on the worker: environment variables, or CONTRAIL_SECRETS_FILE (default .lab/secrets.env).`,
-  options: { queues: { type: 'string' }, 'max-builds': { type: 'string' } },
+  options: { queues: { type: 'string' }, 'build-slots': { type: 'string' } },
   async run({ values, positionals }) {
     if (positionals.length) throw new UsageError(`unexpected arguments: ${positionals.join(' ')}`);
     const kinds = String(values.queues ?? 'build,deploy').split(',').map((s) => s.trim());
     for (const k of kinds) if (k !== 'build' && k !== 'deploy') throw new UsageError(`unknown queue "${k}": use build, deploy or build,deploy`);
-    const maxBuilds = values['max-builds'] === undefined ? undefined : Number(values['max-builds']);
-    if (maxBuilds !== undefined && !(Number.isInteger(maxBuilds) && maxBuilds >= 1 && maxBuilds <= 64)) throw new UsageError('--max-builds takes a number from 1 to 64');
+    const buildSlots = values['build-slots'] === undefined ? undefined : Number(values['build-slots']);
+    if (buildSlots !== undefined && !(Number.isInteger(buildSlots) && buildSlots >= 1 && buildSlots <= 64)) throw new UsageError('--build-slots takes a number from 1 to 64');
     const controller = new AbortController();
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort());
     await runWorkers({
-      kinds: kinds as QueueKind[], queuePrefix: queuePrefix(), maxBuilds, signal: controller.signal,
+      kinds: kinds as QueueKind[], queuePrefix: queuePrefix(), buildSlots, signal: controller.signal,
       onReady: (queues) => console.error(`worker: polling ${queues.join(', ')}`),
     });
     return 0;

@@ -10,8 +10,9 @@ export type QueueKind = keyof TaskQueues;
 export interface WorkerOptions {
   kinds: QueueKind[];
   queuePrefix?: string;
-  /** Concurrent builds on this worker: each build is CPU-heavy, so the default fits a 2-core machine. */
-  maxBuilds?: number;
+  /** Activity slots of a build worker (builds and pushes). The run's own limits (topology concurrency.builds and
+   * .pushes) decide how many of each go at once; this caps what one machine takes. */
+  buildSlots?: number;
   signal?: AbortSignal;
   /** Called once every worker is created and about to poll. */
   onReady?: (queues: string[]) => void;
@@ -36,7 +37,7 @@ export async function runWorkers(opts: WorkerOptions): Promise<void> {
         kind === 'build'
           ? Worker.create({
               connection, namespace, taskQueue: queues.build, activities,
-              maxConcurrentActivityTaskExecutions: opts.maxBuilds ?? 2,
+              maxConcurrentActivityTaskExecutions: opts.buildSlots ?? 4,
               shutdownGraceTime: '10s',
             })
           : Worker.create({

@@ -1,11 +1,13 @@
 // The pipeline: build every image after its parent is pushed, prepare hosts, bring services up stage by stage with
 // health gates. Orchestration only: all I/O is in activities, routed to the build or deploy task queue.
-import { ApplicationFailure, proxyActivities, setHandler, upsertSearchAttributes, type ActivityOptions } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, setHandler, upsertSearchAttributes, type ActivityOptions } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import type { PushResult } from '../activities/images';
 import type { Plan, PlannedContainer, PlannedHost, PlannedImage } from '../model/plan';
 import { runSummaryQuery, SEARCH_ATTRIBUTES, type TaskQueues } from '../model/shared';
+import { Semaphore } from '../model/semaphore';
 import { StepLog, stepId, type RunSummary } from '../model/steps';
+import { DEFAULT_CONCURRENCY } from '../model/types';
 
 export interface PipelineInput {
   runId: string;
@@ -66,6 +68,13 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     }
   }
 
+  // Separate limits for builds and pushes (a push never waits behind a queue of builds). Runs started before this
+  // existed replay without them.
+  const limited = patched('separate-build-push-limits');
+  const limits = plan.concurrency ?? DEFAULT_CONCURRENCY;
+  const buildSlots = new Semaphore(limited ? limits.builds : Number.MAX_SAFE_INTEGER);
+  const pushSlots = new Semaphore(limited ? limits.pushes : Number.MAX_SAFE_INTEGER);
+
   // Images: each starts as soon as its own parent is pushed (not level by level).
   const pushed = new Map<string, Promise<PushResult>>();
   for (const image of plan.images) {
@@ -85,7 +94,8 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     }
     let built;
     try {
-      built = await step(buildId, () => build.buildImage({ runId: input.runId, release: plan.release, image, parentRef, registry: plan.registry, noCache: input.noCache }), (r) => (r.skipped ? `unchanged (input ${r.inputHash})` : `built ${r.imageId.slice(0, 19)}`));
+      // The step's clock starts when a build slot is free, so its duration is the build's own.
+      built = await buildSlots.run(() => step(buildId, () => build.buildImage({ runId: input.runId, release: plan.release, image, parentRef, registry: plan.registry, noCache: input.noCache }), (r) => (r.skipped ? `unchanged (input ${r.inputHash})` : `built ${r.imageId.slice(0, 19)}`)));
     } catch (e) {
       summary.images.failed++;
       steps.finish(stepId('push', image.name), 'blocked', `build of ${image.name} failed`);
@@ -99,7 +109,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     } else {
       summary.images.built++;
     }
-    const result = await step(stepId('push', image.name), () => build.pushImage({ image: image.name, tag: built.tag, registry: plan.registry }), (r) => r.ref);
+    const result = await pushSlots.run(() => step(stepId('push', image.name), () => build.pushImage({ image: image.name, tag: built.tag, registry: plan.registry }), (r) => r.ref));
     summary.digests[image.name] = result.ref;
     return result;
   }

@@ -32,7 +32,7 @@ const image = (name: string, parent: string | null): PlannedImage => ({
 const container = (name: string, img: string, stage: string, host = 'h1'): PlannedContainer => ({
   name, service: name, host, hostAddress: '10.0.0.1', image: img, stage, env: {}, volumes: [], privileged: false, capAdd: [], labels: {}, health: { tcp: 1, timeoutSeconds: 1 }, standin: null, command: null,
 });
-function plan(images: PlannedImage[], stages: { name: string; containers: PlannedContainer[] }[]): Plan {
+function plan(images: PlannedImage[], stages: { name: string; containers: PlannedContainer[] }[], concurrency = DEFAULT_CONCURRENCY): Plan {
   return {
     topology: 't', topologyFile: '/t.yaml', release: 'r1',
     registry: { address: 'reg:5000', ca: null, username: 'u', password: { secret: 'PW' } },
@@ -40,7 +40,7 @@ function plan(images: PlannedImage[], stages: { name: string; containers: Planne
     images,
     hosts: [{ name: 'h1', address: '10.0.0.1', sshPort: 22, roles: [], directories: [], kernelModules: [] }],
     stages,
-    concurrency: DEFAULT_CONCURRENCY,
+    concurrency,
     rollout: DEFAULT_ROLLOUT,
   };
 }
@@ -136,4 +136,35 @@ test('a stage starts only when every container of the previous stage is healthy;
   expect(summary2.failedStep?.id).toBe('health:one@h1');
   expect(summary2.steps.find((s) => s.id === 'start:three@h1')?.status).toBe('blocked');
   expect(events2.some((e) => e.startsWith('start three'))).toBe(false);
+});
+
+test('builds and pushes have separate limits from the topology, and each limit is used in full', async () => {
+  let builds = 0;
+  let pushes = 0;
+  const peak = { builds: 0, pushes: 0 };
+  const events: string[] = [];
+  const base = stubs(events);
+  const slow = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const acts: typeof activities = {
+    ...base,
+    async buildImage(req) {
+      peak.builds = Math.max(peak.builds, ++builds);
+      await slow(150);
+      builds--;
+      return base.buildImage(req);
+    },
+    async pushImage(req) {
+      peak.pushes = Math.max(peak.pushes, ++pushes);
+      await slow(100);
+      pushes--;
+      return base.pushImage(req);
+    },
+  };
+  const images = ['a', 'b', 'c', 'd', 'e', 'f'].map((n) => image(n, null));
+  const summary = await runPipeline(plan(images, [], { builds: 3, pushes: 1, hosts: 5 }), acts, 'wf-limits');
+  expect(summary.images.built).toBe(6);
+  expect(peak).toEqual({ builds: 3, pushes: 1 });
+  // A step's time is its own: it starts when its slot is free, not when it was queued.
+  const durations = summary.steps.filter((s) => s.kind === 'build').map((s) => Date.parse(s.endTime!) - Date.parse(s.startTime!));
+  expect(Math.max(...durations)).toBeLessThan(1000);
 });
