@@ -1,4 +1,5 @@
 // Activities against the real lab: how each kind of failure is classified (retry or not) and worded.
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ApplicationFailure } from '@temporalio/common';
@@ -106,4 +107,29 @@ test('host preparation is idempotent: the second time every item is unchanged', 
   const second = await activityEnv().run(prepareHost, req);
   expect(second.items.map((i) => i.outcome)).toEqual(['unchanged', 'unchanged']);
   expect(labDir()).toBe(lab.labDir);
+});
+
+test('cancelling a build stops it: the activity ends cancelled, and no build container keeps running', async () => {
+  const marker = `cancel-${uniqueSuffix()}`;
+  const img = image(marker, { Dockerfile: `ARG BASE_IMAGE\nFROM \${BASE_IMAGE}\nRUN echo ${marker} && sleep 120\n` });
+  const { env, run } = activityEnv();
+  const started = Date.now();
+  const building = run(buildImage, { runId: 'act-test', release: 't', image: img, parentRef: null, registry: registry() });
+  // Cancel once the RUN step is under way (the build's heartbeats say which step runs).
+  await new Promise<void>((resolve) => {
+    env.on('heartbeat', (d: { step?: string }) => {
+      if (d?.step?.startsWith('Step 3/')) resolve();
+    });
+  });
+  const buildContainers = () => spawnSync('docker', ['-H', lab.docker.host, 'ps', '--no-trunc', '--format', '{{.Command}}'], { encoding: 'utf8' }).stdout;
+  for (let i = 0; i < 40 && !buildContainers().includes(marker); i++) await new Promise((r) => setTimeout(r, 250));
+  expect(buildContainers()).toContain(marker); // the RUN step is running: the check below can see it
+  env.cancel();
+  const f = await building.then(() => undefined, (e: unknown) => e as Error);
+  expect(f).toBeInstanceOf(ApplicationFailure);
+  expect((f as ApplicationFailure).type).toBe('BuildCancelled');
+  expect(Date.now() - started).toBeLessThan(60000);
+  // The engine stopped the step: no container of that build is left running.
+  await new Promise((r) => setTimeout(r, 2000));
+  expect(buildContainers()).not.toContain(marker);
 });
