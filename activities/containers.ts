@@ -9,7 +9,7 @@ import { stableJson } from '../model/stable-json';
 import type { SecretRef } from '../model/types';
 import { followStream } from '../lib/docker';
 import { maskSecrets, resolveSecret } from '../lib/secrets';
-import { withHost } from '../lib/ssh';
+import { HostSession, withHost } from '../lib/ssh';
 import { sshTarget, withHostFailures, type SshSettings } from './hosts';
 import { RUN_LABEL, type RegistryRef } from './images';
 
@@ -119,17 +119,31 @@ export async function checkHealth(req: HealthRequest): Promise<HealthResult> {
   // Every configured check must pass: the port from outside, and the service's own tool from inside.
   const what = [health.tcp ? `${c.hostAddress}:${health.tcp}` : '', health.command ? `command "${health.command.join(' ')}"` : ''].filter(Boolean).join(' and ');
   let lastError = '';
+  // One SSH session serves every in-container probe of this wait (reopened if it breaks), not one per probe.
+  let session: HostSession | undefined;
+  const inside = async (): Promise<true | string> => {
+    session ??= await HostSession.open(sshTarget(req.host, req.ssh));
+    return execProbe(session.docker(), c.name, health.command!).catch((e: Error) => {
+      session?.close();
+      session = undefined;
+      throw e;
+    });
+  };
   const probe = async (): Promise<true | string> => {
     const tcp = health.tcp ? await tcpProbe(c.hostAddress, health.tcp, 2000) : true;
-    if (tcp !== true || !health.command) return tcp === true ? true : `${c.hostAddress}:${health.tcp}: ${tcp}`;
-    return withHost(sshTarget(req.host, req.ssh), (s) => execProbe(s.docker(), c.name, health.command!));
+    if (tcp !== true) return `${c.hostAddress}:${health.tcp}: ${tcp}`;
+    return health.command ? inside() : true;
   };
-  while (Date.now() < deadline) {
-    const result = await probe().catch((e: Error) => e.message);
-    if (result === true) return { container: c.name, host: c.host, answeredAfterMs: Date.now() - started };
-    lastError = result;
-    Context.current().heartbeat({ waiting: what, lastError });
-    await sleep(1000);
+  try {
+    while (Date.now() < deadline) {
+      const result = await probe().catch((e: Error) => e.message);
+      if (result === true) return { container: c.name, host: c.host, answeredAfterMs: Date.now() - started };
+      lastError = result;
+      Context.current().heartbeat({ waiting: what, lastError });
+      await sleep(1000);
+    }
+  } finally {
+    session?.close();
   }
   const logs = await containerLogTail(req).catch((e: Error) => `(could not read logs: ${e.message})`);
   throw ApplicationFailure.nonRetryable(

@@ -132,7 +132,7 @@ function buildFailure(name: string, e: unknown, tail: string[], logFile: string,
     );
   }
   const status = (e as { statusCode?: number }).statusCode;
-  if (status === 400 || status === 404 || status === 500 && /dockerfile|not found|no such file/i.test(String((e as Error).message))) {
+  if (status === 400 || status === 404 || (status === 500 && /dockerfile|not found|no such file/i.test(String((e as Error).message)))) {
     return ApplicationFailure.nonRetryable(`build of ${name} failed: ${maskSecrets(String((e as Error).message))}\nFix the Dockerfile or its context.`, 'BuildFailed');
   }
   const reason = isConnectionError(e) ? 'the build engine is unreachable' : 'unexpected error';

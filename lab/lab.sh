@@ -25,6 +25,8 @@ SEARCH_ATTRIBUTES=(ReleaseTag Topology Initiator RunStatus)
 NAMESPACE_RETENTION=2160h # 90 days of run history for audit
 # Host paths that host preparation may create; each test host gets its own copy (bind mounts in its mount namespace).
 PRIVATE_HOST_PATHS=(/dockervolumes /var/lib/nova /var/lib/libvirt /var/lib/contrail /etc/contrail /var/log/contrail /etc/modules-load.d)
+# Every lab engine: no docker0 bridge (172.17/16 is off-limits) and no iptables changes; containers use host networking.
+DOCKERD_NETWORK_FLAGS="--bridge=none --iptables=false --ip-masq=false"
 HOST_RUN=$LAB_RUN/host # same path on every host; a tmpfs private to each host's mount namespace
 BUILD_SOCK=$LAB_RUN/build/docker.sock
 
@@ -196,9 +198,9 @@ start_build_engine() {
   echo '{}' >"$d/daemon.json"
   local pid; pid=$(read_pid "$LAB_RUN/build/docker.pid")
   if ! pid_alive "$pid"; then
-    # No docker0 bridge (172.17/16 is off-limits) and no iptables changes: containers use host networking.
+    # shellcheck disable=SC2086
     setsid dockerd --config-file "$d/daemon.json" -H "unix://$BUILD_SOCK" --data-root "$data" --exec-root "$LAB_RUN/build/exec" \
-      --pidfile "$LAB_RUN/build/docker.pid" --bridge=none --iptables=false --ip-masq=false \
+      --pidfile "$LAB_RUN/build/docker.pid" $DOCKERD_NETWORK_FLAGS \
       >>"$LAB_DIR/logs/build-engine.log" 2>&1 </dev/null &
     log "build engine starting (unix://$BUILD_SOCK)"
   fi
@@ -296,7 +298,7 @@ start_host() { # index
     for p in "${PRIVATE_HOST_PATHS[@]}"; do mounts+=" && mount --bind $d/paths$p $p"; done
     setsid nsenter --net="/var/run/netns/$ns" unshare -m --propagation private -- /bin/sh -c \
       "$mounts && exec dockerd --config-file $d/daemon.json -H unix://$HOST_RUN/docker.sock --data-root $d/docker \
-        --exec-root $HOST_RUN/exec --pidfile $HOST_RUN/docker.pid --bridge=none --iptables=false --ip-masq=false" \
+        --exec-root $HOST_RUN/exec --pidfile $HOST_RUN/docker.pid $DOCKERD_NETWORK_FLAGS" \
       >>"$LAB_DIR/logs/host-$name-docker.log" 2>&1 </dev/null &
     dpid=$!
     echo "$dpid" >"$d/dockerd.pid"

@@ -4,7 +4,6 @@ import type { RunSummary } from '../../model/steps';
 import { cli, lastJsonLine, uniqueSuffix } from './lab';
 
 export const LAB_TOPOLOGY = 'topology/lab.yaml';
-export const LAB_RELEASE = '2026.11-lab';
 
 /** Builds (or finds) the named images and their ancestors; returns image name -> local tag on the build engine. */
 export async function pipelineImages(names: string[]): Promise<Map<string, string>> {
@@ -12,5 +11,5 @@ export async function pipelineImages(names: string[]): Promise<Map<string, strin
   if (r.code !== 0) throw new Error(`contrail-deploy build failed:\n${r.stdout}\n${r.stderr}`);
   const summary = lastJsonLine<RunSummary>(r.stdout);
   // digests: name -> registry/name@sha256:...; the same image carries the release tag on the build engine.
-  return new Map(Object.entries(summary.digests).map(([name, ref]) => [name, `${ref.split('@')[0]}:${LAB_RELEASE}`]));
+  return new Map(Object.entries(summary.digests).map(([name, ref]) => [name, `${ref.split('@')[0]}:${summary.release}`]));
 }
