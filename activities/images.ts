@@ -9,6 +9,7 @@ import { baseImageArg, type PlannedImage } from '../model/plan';
 import { buildEngine, DockerStreamError, followStream, isConnectionError } from '../lib/docker';
 import { buildLogDir } from '../lib/paths';
 import { maskSecrets, resolveSecret } from '../lib/secrets';
+import { RegistryClient } from '../lib/registry';
 import { stableJson } from '../model/stable-json';
 import type { SecretRef } from '../model/types';
 
@@ -18,6 +19,8 @@ export const HASH_TAG_PREFIX = 'input-';
 
 export interface RegistryRef {
   address: string;
+  /** CA file the registry's TLS certificate chains to; null: the system store. */
+  ca?: string | null;
   username: string;
   password: SecretRef;
 }
@@ -57,23 +60,43 @@ export interface PushResult {
 
 const LOG_TAIL_LINES = 20;
 
-export async function buildImage(req: BuildRequest): Promise<BuildResult> {
+export interface LookupResult {
+  image: string;
+  inputHash: string;
+  /** repository@digest when the registry already holds input-<hash>: neither build nor push is needed. */
+  ref: string | null;
+}
+
+/** Is this exact image (same input hash) already in the registry? Cheap: one HEAD request, no docker build. */
+export async function lookupImage(req: BuildRequest): Promise<LookupResult> {
   const { image } = req;
-  const ctx = Context.current();
+  const { inputHash } = imageInputs(req);
+  const digest = await new RegistryClient(req.registry).digestOf(image.repository, `${HASH_TAG_PREFIX}${inputHash}`, `lookup of ${image.name}`);
+  return { image: image.name, inputHash, ref: digest ? `${image.repository}@${digest}` : null };
+}
+
+/** What identifies a build: its context files, build args (the parent's exact digest among them) and the hash of all. */
+function imageInputs(req: BuildRequest): { files: string[]; buildArgs: Record<string, string>; inputHash: string } {
+  const { image } = req;
   const from = req.parentRef ?? image.base;
   if (!from) throw ApplicationFailure.nonRetryable(`image ${image.name}: neither a parent nor a base`, 'InvalidPlan');
   const buildArgs = { ...image.buildArgs, ...baseImageArg(from) };
   const files = listContext(image.name, image.contextDir);
-  const inputHash = hashInputs(image, files, buildArgs);
-  const tag = `${image.repository}:${req.release}`;
-  // The input hash is also a tag: a new release whose inputs did not change finds its image without a build.
-  const hashTag = `${image.repository}:${HASH_TAG_PREFIX}${inputHash}`;
+  return { files, buildArgs, inputHash: hashInputs(image, files, buildArgs) };
+}
+
+export async function buildImage(req: BuildRequest): Promise<BuildResult> {
+  const { image } = req;
+  const ctx = Context.current();
+  const { files, buildArgs, inputHash } = imageInputs(req);
+  // Pushed under its input hash only; the release tag moves once the whole set is pushed (publishRelease).
+  const tag = `${image.repository}:${HASH_TAG_PREFIX}${inputHash}`;
   const logFile = path.join(buildLogDir(), req.runId.replace(/[^A-Za-z0-9._-]/g, '_'), `${image.name}.log`);
   const docker = buildEngine();
 
-  const existing = await docker.getImage(hashTag).inspect().catch(() => undefined);
+  // Built here before but not pushed (e.g. the registry was wiped or the push failed): no need to build again.
+  const existing = await docker.getImage(tag).inspect().catch(() => undefined);
   if (existing?.Config?.Labels?.[INPUT_HASH_LABEL] === inputHash && !req.noCache) {
-    await docker.getImage(hashTag).tag({ repo: image.repository, tag: req.release });
     return { image: image.name, tag, imageId: existing.Id, inputHash, skipped: true, logFile };
   }
 
@@ -117,7 +140,6 @@ export async function buildImage(req: BuildRequest): Promise<BuildResult> {
     log.end();
   }
   if (!imageId) imageId = (await docker.getImage(tag).inspect()).Id;
-  await docker.getImage(tag).tag({ repo: image.repository, tag: `${HASH_TAG_PREFIX}${inputHash}` });
   return { image: image.name, tag, imageId, inputHash, skipped: false, logFile };
 }
 
@@ -202,4 +224,46 @@ export function hashInputs(image: PlannedImage, files: string[], buildArgs: Reco
   }
   h.update(stableJson({ dockerfile: image.dockerfile, buildArgs, labels: image.labels }));
   return h.digest('hex').slice(0, 32);
+}
+
+export interface PublishRequest {
+  registry: RegistryRef;
+  release: string;
+  /** image name -> repository@digest: the whole set, every image pushed. */
+  digests: Record<string, string>;
+}
+
+export interface PublishResult {
+  release: string;
+  moved: string[];
+  unchanged: string[];
+}
+
+/**
+ * Points the release tag of every image at the digest this run pushed. Called only when the whole set succeeded,
+ * so a release tag never names a half-built set. Idempotent: a tag already at its digest is left alone.
+ */
+export async function publishRelease(req: PublishRequest): Promise<PublishResult> {
+  const registry = new RegistryClient(req.registry);
+  const docker = buildEngine();
+  const result: PublishResult = { release: req.release, moved: [], unchanged: [] };
+  const names = Object.keys(req.digests).sort();
+  const publishOne = async (name: string) => {
+    const [repository, digest] = req.digests[name].split('@');
+    const what = `release tag ${req.release} of ${name}`;
+    if ((await registry.digestOf(repository, req.release, what)) === digest) {
+      result.unchanged.push(name);
+    } else {
+      await registry.tag(repository, digest, req.release, what);
+      result.moved.push(name);
+    }
+    // The build engine's own tag follows (the guide's `docker images` on the build host); absent there: nothing to do.
+    await docker.getImage(req.digests[name]).tag({ repo: repository, tag: req.release }).catch(() => undefined);
+    Context.current().heartbeat({ published: result.moved.length + result.unchanged.length, of: names.length });
+  };
+  // A few at a time: each is two or three small requests.
+  for (let i = 0; i < names.length; i += 8) await Promise.all(names.slice(i, i + 8).map(publishOne));
+  result.moved.sort();
+  result.unchanged.sort();
+  return result;
 }

@@ -1,3 +1,3 @@
-export { buildImage, pushImage } from './images';
+export { buildImage, lookupImage, publishRelease, pushImage } from './images';
 export { prepareHost } from './hosts';
 export { startContainer, checkHealth } from './containers';

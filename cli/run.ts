@@ -9,6 +9,7 @@ import { deployPipeline } from '../workflows';
 import { runWorkers } from '../workers/worker';
 import type { Command } from './main';
 import { summaryFromFailure } from './status';
+import { LiveBlock, renderProgress } from './progress';
 import type { Plan } from '../model/plan';
 import { selectImages } from '../model/selection';
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFrom } from './selection-options';
@@ -80,8 +81,14 @@ async function startAndFollow(plan: Plan, values: Record<string, unknown>, what:
     });
     out(`run ${runId} started by ${initiator}`);
     out(`  ui: ${uiLink(runId, client.options.namespace)}`);
-    const summary = await follow(handle, out);
+    // On a terminal, a live block redrawn in place; otherwise (a pipe, CI, --json) one plain line per step change.
+    const live = process.stdout.isTTY && !json ? new LiveBlock(process.stdout) : undefined;
+    const summary = await follow(handle, out, live);
     if (summary.status === 'failed' && summary.failedStep) out(`FAILED at step ${summary.failedStep.id}: ${summary.failedStep.message}`);
+    if (summary.releaseTag?.moved) {
+      out(`release tag ${summary.releaseTag.tag} now points at:`);
+      for (const [name, ref] of Object.entries(summary.digests).sort()) out(`  ${name.padEnd(28)} ${ref}`);
+    }
     out(summaryLine(summary));
     if (json) out(JSON.stringify(publicSummary(summary)));
     return summary.status === 'completed' ? 0 : 1;
@@ -91,9 +98,11 @@ async function startAndFollow(plan: Plan, values: Record<string, unknown>, what:
   }
 }
 
-async function follow(handle: WorkflowHandle<typeof deployPipeline>, out: (l: string) => void): Promise<RunSummary> {
+async function follow(handle: WorkflowHandle<typeof deployPipeline>, out: (l: string) => void, live: LiveBlock | undefined): Promise<RunSummary> {
   const seen = new Map<string, string>();
+  const started = Date.now();
   const report = (steps: Step[]) => {
+    if (live) return live.draw(renderProgress(handle.workflowId, steps, Date.now() - started, process.stdout.columns || 120));
     for (const s of steps) {
       if (s.status === 'pending' || seen.get(s.id) === s.status) continue;
       seen.set(s.id, s.status);
@@ -112,7 +121,7 @@ async function follow(handle: WorkflowHandle<typeof deployPipeline>, out: (l: st
   let done = false;
   void result.finally(() => (done = true)).catch(() => undefined);
   while (!done) {
-    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, live ? 500 : 1000))]);
     if (done) break;
     try {
       report((await handle.query(runSummaryQuery)).steps);
@@ -131,12 +140,13 @@ function firstLine(s: string): string {
 }
 
 export function summaryLine(s: RunSummary): string {
-  return `${s.status}: images built ${s.images.built}, skipped ${s.images.skipped}, failed ${s.images.failed}, blocked ${s.images.blocked}; containers created ${s.containers.created}, recreated ${s.containers.recreated}, unchanged ${s.containers.unchanged}`;
+  const tag = s.releaseTag ? `; release tag ${s.releaseTag.tag} ${s.releaseTag.moved ? `points at this run's ${Object.keys(s.digests).length} digests` : 'not moved (not every image was pushed)'}` : '';
+  return `${s.status}: images built ${s.images.built}, skipped ${s.images.skipped}, failed ${s.images.failed}, blocked ${s.images.blocked}; containers created ${s.containers.created}, recreated ${s.containers.recreated}, unchanged ${s.containers.unchanged}${tag}`;
 }
 
 /** The --json object: stable fields that later versions extend, never break. */
 export function publicSummary(s: RunSummary) {
-  return { runId: s.runId, status: s.status, release: s.release, topology: s.topology, images: s.images, containers: s.containers, digests: s.digests, buildLogs: s.buildLogs, failedStep: s.failedStep ?? null };
+  return { runId: s.runId, status: s.status, release: s.release, topology: s.topology, images: s.images, containers: s.containers, digests: s.digests, releaseTag: s.releaseTag ?? null, buildLogs: s.buildLogs, failedStep: s.failedStep ?? null };
 }
 
 async function refuseConcurrentRun(client: Client, topology: string, release: string): Promise<void> {

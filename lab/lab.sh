@@ -493,12 +493,30 @@ cmd_exec() {
   DOCKER_HOST="unix://$HOST_RUN/docker.sock" exec nsenter -t "$pid" -m -n "$@"
 }
 
+# Faults for tests of retries and crash survival: the registry goes away and comes back; a host's link drops.
+cmd_fault() {
+  local usage="usage: lab fault registry down|up | lab fault link HOST down|up"
+  case "${1:-} ${2:-}" in
+    "registry down") stop_pid "$LAB_DIR/registry/pid" 5 ;;
+    "registry up") start_registry ;;
+    "link "*)
+      local state=${3:-} i
+      [[ $state == down || $state == up ]] || die "$usage" 2
+      for i in $(seq 1 "$(state_get hosts)"); do
+        [[ $(host_name "$i") == "$2" ]] && { ip link set "cdlab-v$i" "$state"; return; }
+      done
+      die "no lab host named $2" 2 ;;
+    *) die "$usage" 2 ;;
+  esac
+}
+
 case "${1:-}" in
   up) shift; cmd_up "$@" ;;
+  fault) shift; cmd_fault "$@" ;;
   down) shift; cmd_down "$@" ;;
   status) shift; cmd_status "$@" ;;
   env) cmd_env ;;
   exec) shift; cmd_exec "$@" ;;
   temporal-cli) mkdir -p "$LAB_DIR/logs"; temporal_cli ;;
-  *) echo "usage: lab.sh up [--hosts N] | down [--purge-cache] | status [--json] | env | exec HOST CMD... | temporal-cli" >&2; exit 2 ;;
+  *) echo "usage: lab.sh up [--hosts N] | down [--purge-cache] | status [--json] | env | exec HOST CMD... | fault registry|link ... | temporal-cli" >&2; exit 2 ;;
 esac

@@ -1,6 +1,6 @@
 // The steps of a run, as `status` shows them. Kept by the workflow (deterministic: times come from workflow time).
 
-export type StepKind = 'build' | 'push' | 'prepare' | 'start' | 'health';
+export type StepKind = 'build' | 'push' | 'publish' | 'prepare' | 'start' | 'health';
 export type StepStatus = 'pending' | 'running' | 'completed' | 'skipped' | 'failed' | 'blocked';
 
 export interface Step {
@@ -28,6 +28,8 @@ export interface RunSummary {
   /** image name -> repository@digest pushed by this run. */
   digests: Record<string, string>;
   buildLogs: Record<string, string>;
+  /** The release tag: moved only when every image of the set was pushed; then it points at `digests`. */
+  releaseTag?: { tag: string; moved: boolean; changed?: number };
   failedStep?: { id: string; message: string };
   steps: Step[];
 }

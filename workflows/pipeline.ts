@@ -2,7 +2,7 @@
 // health gates. Orchestration only: all I/O is in activities, routed to the build or deploy task queue.
 import { ApplicationFailure, patched, proxyActivities, setHandler, upsertSearchAttributes, type ActivityOptions } from '@temporalio/workflow';
 import type * as activities from '../activities';
-import type { PushResult } from '../activities/images';
+import type { BuildRequest, LookupResult, PushResult } from '../activities/images';
 import type { Plan, PlannedContainer, PlannedHost, PlannedImage } from '../model/plan';
 import { runSummaryQuery, SEARCH_ATTRIBUTES, type TaskQueues } from '../model/shared';
 import { Semaphore } from '../model/semaphore';
@@ -57,15 +57,18 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
       steps.finish(id, 'completed', detail(r));
       return r;
     } catch (e) {
-      if (e instanceof Blocked) {
-        steps.finish(id, 'blocked', e.message);
-      } else {
-        const message = failureMessage(e);
-        steps.finish(id, 'failed', message);
-        failures.push({ id, message });
-      }
-      throw new Blocked(`blocked by ${id}`);
+      return recordFailure(id, e);
     }
+  }
+  function recordFailure(id: string, e: unknown): never {
+    if (e instanceof Blocked) {
+      steps.finish(id, 'blocked', e.message);
+    } else {
+      const message = failureMessage(e);
+      steps.finish(id, 'failed', message);
+      failures.push({ id, message });
+    }
+    throw new Blocked(`blocked by ${id}`);
   }
 
   // Separate limits for builds and pushes (a push never waits behind a queue of builds). Runs started before this
@@ -92,10 +95,21 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
       summary.images.blocked++;
       throw new Blocked(`blocked by ${image.parent}`);
     }
+    const request = { runId: input.runId, release: plan.release, image, parentRef, registry: plan.registry, noCache: input.noCache };
     let built;
     try {
+      // The registry already holds this exact image (same input hash): neither build nor push. Outside the build
+      // slots: a lookup is one HTTP request. Runs started before lookups existed replay without them.
+      const found = !input.noCache && patched('registry-lookup') ? await lookUp(buildId, request) : null;
+      if (found?.ref) {
+        steps.finish(buildId, 'skipped', `unchanged: input ${found.inputHash} is in the registry`);
+        steps.finish(stepId('push', image.name), 'skipped', found.ref);
+        summary.images.skipped++;
+        summary.digests[image.name] = found.ref;
+        return { image: image.name, digest: found.ref.slice(found.ref.indexOf('@') + 1), ref: found.ref };
+      }
       // The step's clock starts when a build slot is free, so its duration is the build's own.
-      built = await buildSlots.run(() => step(buildId, () => build.buildImage({ runId: input.runId, release: plan.release, image, parentRef, registry: plan.registry, noCache: input.noCache }), (r) => (r.skipped ? `unchanged (input ${r.inputHash})` : `built ${r.imageId.slice(0, 19)}`)));
+      built = await buildSlots.run(() => step(buildId, () => build.buildImage(request), (r) => (r.skipped ? `unchanged (input ${r.inputHash})` : `built ${r.imageId.slice(0, 19)}`)));
     } catch (e) {
       summary.images.failed++;
       steps.finish(stepId('push', image.name), 'blocked', `build of ${image.name} failed`);
@@ -113,6 +127,27 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     summary.digests[image.name] = result.ref;
     return result;
   }
+
+  async function lookUp(buildId: string, request: BuildRequest): Promise<LookupResult> {
+    try {
+      return await build.lookupImage(request);
+    } catch (e) {
+      steps.start(buildId);
+      return recordFailure(buildId, e);
+    }
+  }
+
+  // The release tag moves only when every image of the set is pushed: never a partial release.
+  const release = Promise.allSettled(pushed.values()).then(async (results) => {
+    if (!plan.images.length || !patched('atomic-release-tag')) return;
+    summary.releaseTag = { tag: plan.release, moved: false };
+    if (results.some((r) => r.status === 'rejected')) {
+      steps.finish(stepId('publish', plan.release), 'blocked', 'not every image was pushed: the release tag stays where it was');
+      return;
+    }
+    const published = await step(stepId('publish', plan.release), () => build.publishRelease({ registry: plan.registry, release: plan.release, digests: summary.digests }), (r) => `${r.moved.length} moved, ${r.unchanged.length} already there`);
+    summary.releaseTag = { tag: plan.release, moved: true, changed: published.moved.length };
+  });
 
   // Hosts: prepared once, when the first container that needs them is about to start.
   const prepared = new Map<string, Promise<unknown>>();
@@ -164,7 +199,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     stagesOk = results.every((r) => r.status === 'fulfilled');
   }
   // Images that no service runs are still built and pushed before the run ends.
-  await Promise.allSettled([...pushed.values(), ...prepared.values()]);
+  await Promise.allSettled([...pushed.values(), ...prepared.values(), release]);
 
   summary.status = failures.length ? 'failed' : 'completed';
   summary.failedStep = failures[0];
@@ -184,6 +219,7 @@ function registerSteps(steps: StepLog, plan: Plan): void {
     steps.add({ id: stepId('build', image.name), kind: 'build', target: image.name, parent: image.parent ?? undefined });
     steps.add({ id: stepId('push', image.name), kind: 'push', target: image.name, parent: image.parent ?? undefined });
   }
+  if (plan.images.length) steps.add({ id: stepId('publish', plan.release), kind: 'publish', target: plan.release });
   for (const host of plan.hosts) steps.add({ id: stepId('prepare', host.name), kind: 'prepare', target: host.name, host: host.name });
   for (const stage of plan.stages) {
     for (const c of stage.containers) {

@@ -46,9 +46,18 @@ function plan(images: PlannedImage[], stages: { name: string; containers: Planne
 }
 
 /** Stub activities that record the order of events. */
-function stubs(events: string[], opts: { failBuild?: string; failHealth?: string } = {}): typeof activities {
+function stubs(events: string[], opts: { failBuild?: string; failHealth?: string; inRegistry?: string[] } = {}): typeof activities {
   const tick = () => new Promise((r) => setTimeout(r, 20));
   return {
+    async lookupImage(req: BuildRequest) {
+      events.push(`lookup ${req.image.name}`);
+      const found = opts.inRegistry?.includes(req.image.name);
+      return { image: req.image.name, inputHash: `h-${req.image.name}`, ref: found ? `reg:5000/${req.image.name}@sha256:old-${req.image.name}` : null };
+    },
+    async publishRelease(req) {
+      events.push(`publish ${req.release} ${Object.keys(req.digests).sort().join(',')}`);
+      return { release: req.release, moved: Object.keys(req.digests), unchanged: [] };
+    },
     async buildImage(req: BuildRequest) {
       events.push(`build ${req.image.name} from ${req.parentRef ?? req.image.base}`);
       await tick();
@@ -100,8 +109,24 @@ test('each sub builds after its own parent is pushed, on exactly that digest; se
   expect(summary.containers.created).toBe(1);
   expect(summary.digests.b).toBe('reg:5000/b@sha256:b');
   const kinds = new Set(summary.steps.map((s) => s.kind));
-  expect([...kinds].sort()).toEqual(['build', 'health', 'prepare', 'push', 'start']);
+  expect([...kinds].sort()).toEqual(['build', 'health', 'prepare', 'publish', 'push', 'start']);
   for (const s of summary.steps) expect(s.status).toBe('completed');
+  // The release tag moves once, after the last push, for the whole set.
+  expect(events.filter((e) => e.startsWith('publish'))).toEqual(['publish r1 a,b,c,d']);
+  expect(events.indexOf('publish r1 a,b,c,d')).toBeGreaterThan(Math.max(...['a', 'b', 'c', 'd'].map((n) => events.indexOf(`pushed ${n}`))));
+  expect(summary.releaseTag).toEqual({ tag: 'r1', moved: true, changed: 4 });
+});
+
+test('an image the registry already holds (same input hash) is neither built nor pushed; its child builds FROM that digest', async () => {
+  const events: string[] = [];
+  const p = plan([image('a', null), image('b', 'a'), image('c', 'a')], []);
+  const summary = await runPipeline(p, stubs(events, { inRegistry: ['a', 'c'] }), 'wf-registry-skip');
+  expect(summary.status).toBe('completed');
+  expect(events.filter((e) => e.startsWith('build') || e.startsWith('pushed'))).toEqual(['build b from reg:5000/a@sha256:old-a', 'pushed b']);
+  expect(summary.images).toEqual({ built: 1, skipped: 2, failed: 0, blocked: 0 });
+  expect(summary.digests).toEqual({ a: 'reg:5000/a@sha256:old-a', b: 'reg:5000/b@sha256:b', c: 'reg:5000/c@sha256:old-c' });
+  expect(summary.steps.find((s) => s.id === 'push:c')).toMatchObject({ status: 'skipped', detail: 'reg:5000/c@sha256:old-c' });
+  expect(events).toContain('publish r1 a,b,c');
 });
 
 test('a failed build blocks its children; other branches finish; the run fails naming the step', async () => {
@@ -116,6 +141,10 @@ test('a failed build blocks its children; other branches finish; the run fails n
   expect(summary.steps.find((s) => s.id === 'build:b')?.status).toBe('blocked');
   expect(events).toContain('pushed d');
   expect(events.some((e) => e.startsWith('build b'))).toBe(false);
+  // No partial release: the tag stays where it was.
+  expect(events.some((e) => e.startsWith('publish'))).toBe(false);
+  expect(summary.releaseTag).toEqual({ tag: 'r1', moved: false });
+  expect(summary.steps.find((s) => s.id === 'publish:r1')?.status).toBe('blocked');
 });
 
 test('a stage starts only when every container of the previous stage is healthy; a failed gate stops later stages', async () => {
