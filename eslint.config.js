@@ -3,7 +3,7 @@ const tseslint = require('typescript-eslint');
 const { builtinModules } = require('module');
 
 module.exports = tseslint.config(
-  { ignores: ['node_modules/**', '.lab/**', 'bin/**', 'eslint.config.js', 'jest.config.js'] },
+  { ignores: ['node_modules/**', '.lab/**', 'bin/**', 'bench/run.js', 'eslint.config.js', 'jest.config.js'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

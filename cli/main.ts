@@ -1,8 +1,10 @@
 // contrail-deploy: the command line. Each subcommand has --help; bad input exits 2 with a message, never a stack trace.
 import { parseArgs, type ParseArgsConfig } from 'util';
 import { ConfigError } from '../model/config-error';
+import { composeCommand } from './compose';
 import { imagesCommand } from './images';
 import { labCommand } from './lab';
+import { downCommand, logsCommand } from './operate';
 import { planCommand } from './plan';
 import { buildCommand, runCommand } from './run';
 import { statusCommand } from './status';
@@ -17,7 +19,7 @@ export interface Command {
   run(args: { values: Record<string, unknown>; positionals: string[] }): Promise<number>;
 }
 
-const COMMANDS: Command[] = [labCommand, workerCommand, planCommand, imagesCommand, buildCommand, runCommand, statusCommand];
+const COMMANDS: Command[] = [labCommand, workerCommand, planCommand, imagesCommand, buildCommand, runCommand, statusCommand, logsCommand, downCommand, composeCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -10,6 +10,8 @@ export interface Step {
   parent?: string;
   host?: string;
   stage?: string;
+  /** For compute hosts rolled out in batches: "compute batch 2 of 3: compute2". */
+  batch?: string;
   status: StepStatus;
   startTime?: string;
   endTime?: string;

@@ -7,7 +7,8 @@ import type { Plan, PlannedContainer, PlannedHost, PlannedImage } from '../model
 import { runSummaryQuery, SEARCH_ATTRIBUTES, type TaskQueues } from '../model/shared';
 import { Semaphore } from '../model/semaphore';
 import { StepLog, stepId, type RunSummary } from '../model/steps';
-import { DEFAULT_CONCURRENCY } from '../model/types';
+import { batchName, stageBatches } from '../model/rollout';
+import { DEFAULT_CONCURRENCY, DEFAULT_ROLLOUT } from '../model/types';
 
 export interface PipelineInput {
   runId: string;
@@ -185,18 +186,25 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     await step(healthId, () => health.checkHealth({ container: c, host: target, ssh: plan.ssh }), (r) => `answered after ${r.answeredAfterMs} ms`);
   }
 
-  // Stages in order; a stage starts when every container of the previous stages is healthy.
+  // Stages in order; a stage starts when every container of the previous stages is healthy. Compute hosts go in
+  // batches (canary first); a failed batch stops the next. Runs started before batches existed replay without them.
+  const batched = patched('compute-batches');
   let stagesOk = true;
+  let stopReason = 'an earlier stage failed';
   for (const stage of plan.stages) {
-    if (!stagesOk) {
-      for (const c of stage.containers) {
-        steps.finish(stepId('start', c.name, c.host), 'blocked', 'an earlier stage failed');
-        steps.finish(stepId('health', c.name, c.host), 'blocked', 'an earlier stage failed');
+    const batches = batched ? stageBatches(stage, plan.rollout ?? DEFAULT_ROLLOUT) : [{ containers: stage.containers, name: stage.name }];
+    for (const batch of batches) {
+      if (!stagesOk) {
+        for (const c of batch.containers) {
+          steps.finish(stepId('start', c.name, c.host), 'blocked', stopReason);
+          steps.finish(stepId('health', c.name, c.host), 'blocked', stopReason);
+        }
+        continue;
       }
-      continue;
+      const results = await Promise.allSettled(batch.containers.map(bringUp));
+      stagesOk = results.every((r) => r.status === 'fulfilled');
+      if (!stagesOk && 'index' in batch && batch.of > 1) stopReason = `${batchName(batch)} failed`;
     }
-    const results = await Promise.allSettled(stage.containers.map(bringUp));
-    stagesOk = results.every((r) => r.status === 'fulfilled');
   }
   // Images that no service runs are still built and pushed before the run ends.
   await Promise.allSettled([...pushed.values(), ...prepared.values(), release]);
@@ -222,9 +230,12 @@ function registerSteps(steps: StepLog, plan: Plan): void {
   if (plan.images.length) steps.add({ id: stepId('publish', plan.release), kind: 'publish', target: plan.release });
   for (const host of plan.hosts) steps.add({ id: stepId('prepare', host.name), kind: 'prepare', target: host.name, host: host.name });
   for (const stage of plan.stages) {
-    for (const c of stage.containers) {
-      steps.add({ id: stepId('start', c.name, c.host), kind: 'start', target: c.name, host: c.host, stage: stage.name });
-      steps.add({ id: stepId('health', c.name, c.host), kind: 'health', target: c.name, host: c.host, stage: stage.name });
+    for (const batch of stageBatches(stage, plan.rollout ?? DEFAULT_ROLLOUT)) {
+      const batchLabel = batch.of > 1 ? batchName(batch) : undefined;
+      for (const c of batch.containers) {
+        steps.add({ id: stepId('start', c.name, c.host), kind: 'start', target: c.name, host: c.host, stage: stage.name, batch: batchLabel });
+        steps.add({ id: stepId('health', c.name, c.host), kind: 'health', target: c.name, host: c.host, stage: stage.name, batch: batchLabel });
+      }
     }
   }
 }

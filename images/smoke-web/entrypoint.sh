@@ -6,4 +6,5 @@ set -eu
 render-ini /etc/smoke/smoke.conf DEFAULT "host_ip=$HOST_IP" "listen_port=$LISTEN_PORT" "greeting=${GREETING:-hello}"
 cp /etc/smoke/smoke.conf /www/smoke.conf
 if [ -d /data ]; then date -u +%Y-%m-%dT%H:%M:%SZ >>/data/starts; fi
+echo "smoke-web: serving /etc/smoke/smoke.conf on $HOST_IP:$LISTEN_PORT"
 exec httpd -f -v -p "$HOST_IP:$LISTEN_PORT" -h /www

@@ -74,6 +74,9 @@ function expectedFiles(fixture: string): string[] {
 }
 
 beforeAll(async () => {
+  // A run that was killed leaves its containers on the host network, holding their ports: clear them first.
+  const leftovers = docker(['ps', '-aq', '--filter', 'name=^os-test-']).stdout.split('\n').filter(Boolean);
+  if (leftovers.length) docker(['rm', '-f', ...leftovers]);
   catalog = new Map(parseCatalogPart(CATALOG_FILE, fs.readFileSync(CATALOG_FILE, 'utf8')).images.map((i) => [i.name, i]));
   for (const [name, tag] of await pipelineImages([...catalog.keys()])) built.set(name, tag);
 }, 1800000);

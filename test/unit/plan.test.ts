@@ -4,6 +4,7 @@ import { buildLevels } from '../../model/catalog';
 import { deriveAddresses } from '../../model/addresses';
 import { isLegacyBuildFile, parseLegacyBuildFile } from '../../model/legacy';
 import { makePlan } from '../../model/plan';
+import { stageBatches } from '../../model/rollout';
 import { selectImages } from '../../model/selection';
 import { parseTopology } from '../../model/topology';
 import type { Catalog, ImageSpec } from '../../model/types';
@@ -97,5 +98,21 @@ ${extra}`;
   test('a stage order that contradicts a dependency is refused', () => {
     const msg = configProblems(() => parseTopology('/t.yaml', topo('addresses: { KEYSTONE_SERVER: k }\n', 'stages: [common, config, database]\n'), ctx));
     expect(msg).toContain('the stage order contradicts a dependency: config-api (stage config) needs CASSANDRA_SERVER from cassandra (stage database, later)');
+  });
+});
+
+describe('compute rollout batches', () => {
+  const stage = (name: string, hosts: string[]) => ({ name, containers: hosts.map((h) => ({ name: `vr`, host: h }) as never) });
+  const hostsOf = (name: string, n: number, canary: number, pct: number) => stageBatches(stage(name, Array.from({ length: n }, (_, i) => `c${i + 1}`)), { computeCanary: canary, computeBatchPercent: pct }).map((b) => b.hosts.length);
+
+  test('24 computes, canary 1, 25%: 1 then 6 at a time', () => {
+    expect(hostsOf('compute', 24, 1, 25)).toEqual([1, 6, 6, 6, 5]);
+  });
+  test('no canary, 100%: one batch; other stages are never batched', () => {
+    expect(hostsOf('compute', 5, 0, 100)).toEqual([5]);
+    expect(hostsOf('config', 5, 1, 25)).toEqual([5]);
+  });
+  test('a canary larger than the hosts is all of them', () => {
+    expect(hostsOf('compute', 2, 3, 25)).toEqual([2]);
   });
 });

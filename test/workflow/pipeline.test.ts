@@ -197,3 +197,30 @@ test('builds and pushes have separate limits from the topology, and each limit i
   const durations = summary.steps.filter((s) => s.kind === 'build').map((s) => Date.parse(s.endTime!) - Date.parse(s.startTime!));
   expect(Math.max(...durations)).toBeLessThan(1000);
 });
+
+test('compute hosts roll out in batches: the canary first, then a share at a time; a failed batch stops the next', async () => {
+  const hosts = ['c1', 'c2', 'c3', 'c4'];
+  const computePlan = (): Plan => {
+    const p = plan([image('a', null)], [
+      { name: 'control', containers: [container('ctl', 'a', 'control')] },
+      { name: 'compute', containers: hosts.map((h) => container(`vr-${h}`, 'a', 'compute', h)) },
+    ]);
+    return { ...p, hosts: [...p.hosts, ...hosts.map((h) => ({ ...p.hosts[0], name: h }))], rollout: { computeCanary: 1, computeBatchPercent: 50 } };
+  };
+  const events: string[] = [];
+  const summary = await runPipeline(computePlan(), stubs(events), 'wf-batches');
+  const at = (e: string) => events.findIndex((x) => x.startsWith(e));
+  expect(at('start vr-c2')).toBeGreaterThan(at('healthy vr-c1'));
+  expect(at('start vr-c3')).toBeGreaterThan(at('healthy vr-c1'));
+  expect(at('start vr-c4')).toBeGreaterThan(Math.max(at('healthy vr-c2'), at('healthy vr-c3')));
+  // c2 and c3 form one batch: both start before either is healthy.
+  expect(Math.max(at('start vr-c2'), at('start vr-c3'))).toBeLessThan(Math.min(at('healthy vr-c2'), at('healthy vr-c3')));
+  expect(summary.steps.find((s) => s.id === 'start:vr-c1@c1')?.batch).toBe('compute batch 1 of 3 (canary): c1');
+
+  const events2: string[] = [];
+  const error = await runPipeline(computePlan(), stubs(events2, { failHealth: 'vr-c3' }), 'wf-batch-fail').catch((e: unknown) => e);
+  const failed = ((error as WorkflowFailedError).cause as ApplicationFailure).details?.[0] as RunSummary;
+  expect(failed.failedStep?.id).toBe('health:vr-c3@c3');
+  expect(events2.some((e) => e.startsWith('start vr-c4'))).toBe(false);
+  expect(failed.steps.find((s) => s.id === 'start:vr-c4@c4')).toMatchObject({ status: 'blocked', detail: 'compute batch 2 of 3: c2, c3 failed' });
+});

@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// Benchmarks: `node bench/run.js build|deploy [options]` (see the header of each bench/*.ts). Results in bench/results/.
+'use strict';
+const path = require('path');
+require('ts-node').register({ project: path.join(__dirname, '..', 'tsconfig.json'), transpileOnly: true, swc: true });
+const benches = { build: () => require('./build').benchBuild() };
+const name = process.argv[2];
+if (!benches[name]) {
+  console.error(`usage: node bench/run.js ${Object.keys(benches).join('|')} [options]`);
+  process.exit(2);
+}
+benches[name]().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(`bench ${name} failed: ${e.message}`);
+    process.exit(1);
+  },
+);

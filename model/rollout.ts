@@ -1,0 +1,37 @@
+// Compute hosts roll out in batches (a canary first, then a share of the hosts at a time) so that a bad release
+// stops after a few hosts instead of taking down every hypervisor. Other stages start all at once.
+import type { PlannedContainer, PlannedStage } from './plan';
+import type { Rollout } from './types';
+
+export const BATCHED_STAGE = 'compute';
+
+export interface Batch {
+  /** 1-based, for messages: "compute batch 2 of 4". */
+  index: number;
+  of: number;
+  canary: boolean;
+  hosts: string[];
+  containers: PlannedContainer[];
+}
+
+/** The batches of a stage: one for every stage but compute; for compute, canary hosts, then batchPercent of the hosts at a time. */
+export function stageBatches(stage: PlannedStage, rollout: Rollout): Batch[] {
+  const hosts = [...new Set(stage.containers.map((c) => c.host))];
+  if (stage.name !== BATCHED_STAGE || hosts.length <= 1) return [{ index: 1, of: 1, canary: false, hosts, containers: stage.containers }];
+  const groups: { canary: boolean; hosts: string[] }[] = [];
+  const canary = Math.min(rollout.computeCanary, hosts.length);
+  if (canary) groups.push({ canary: true, hosts: hosts.slice(0, canary) });
+  const size = Math.max(1, Math.ceil((hosts.length * rollout.computeBatchPercent) / 100));
+  for (let i = canary; i < hosts.length; i += size) groups.push({ canary: false, hosts: hosts.slice(i, i + size) });
+  return groups.map((g, i) => ({
+    index: i + 1,
+    of: groups.length,
+    canary: g.canary,
+    hosts: g.hosts,
+    containers: stage.containers.filter((c) => g.hosts.includes(c.host)),
+  }));
+}
+
+export function batchName(b: Batch): string {
+  return `${BATCHED_STAGE} batch ${b.index} of ${b.of}${b.canary ? ' (canary)' : ''}: ${b.hosts.join(', ')}`;
+}
