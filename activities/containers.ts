@@ -7,10 +7,11 @@ import type Docker from 'dockerode';
 import type { PlannedContainer } from '../model/plan';
 import { stableJson } from '../model/stable-json';
 import type { SecretRef } from '../model/types';
-import { followStream } from '../lib/docker';
+import { demuxLogs, followStream } from '../lib/docker';
 import { maskSecrets, resolveSecret } from '../lib/secrets';
 import { HostSession, withHost } from '../lib/ssh';
 import { sshTarget, withHostFailures, type SshSettings } from './hosts';
+import { keepAlive } from './heartbeat';
 import { RUN_LABEL, type RegistryRef } from './images';
 
 export const SPEC_HASH_LABEL = 'net.contrail-deploy.spec-hash';
@@ -44,7 +45,7 @@ export async function startContainer(req: StartRequest): Promise<StartResult> {
       if (existing && existing.Config.Labels?.[SPEC_HASH_LABEL] === specHash && existing.State.Running) {
         return { container: c.name, host: c.host, id: existing.Id, outcome: 'unchanged' as const };
       }
-      await pullImage(docker, req);
+      await pullImage(docker, req.imageRef, req.registry);
       if (existing) await docker.getContainer(existing.Id).remove({ force: true });
       const created = await docker.createContainer({
         name: c.name,
@@ -72,10 +73,51 @@ function resolveEnv(v: string | SecretRef): string {
   return typeof v === 'string' ? v : resolveSecret(v.secret);
 }
 
-async function pullImage(docker: Docker, req: StartRequest): Promise<void> {
-  const auth = { username: req.registry.username, password: resolveSecret(req.registry.password.secret), serveraddress: req.registry.address };
-  const stream = (await docker.pull(req.imageRef, { authconfig: auth })) as NodeJS.ReadableStream;
-  await followStream(stream, (e) => Context.current().heartbeat({ pull: req.imageRef, status: e.status }));
+async function pullImage(docker: Docker, imageRef: string, registry: RegistryRef): Promise<void> {
+  const auth = { username: registry.username, password: resolveSecret(registry.password.secret), serveraddress: registry.address };
+  let status = '';
+  const stopHeartbeats = keepAlive(() => ({ pull: imageRef, status }));
+  try {
+    const stream = (await docker.pull(imageRef, { authconfig: auth })) as NodeJS.ReadableStream;
+    await followStream(stream, (e) => (status = e.status ?? status));
+  } finally {
+    stopHeartbeats();
+  }
+}
+
+export interface PullRequest {
+  host: { name: string; address: string; sshPort: number };
+  /** repository@sha256:... of every image the host will run. */
+  imageRefs: string[];
+  registry: RegistryRef;
+  ssh: SshSettings;
+}
+
+export interface PullResult {
+  host: string;
+  pulled: string[];
+  present: string[];
+}
+
+/** Pulls what a host will run ahead of its stage (while earlier stages come up); an image already there is left. */
+export async function pullImages(req: PullRequest): Promise<PullResult> {
+  return withHostFailures(req.host.name, () =>
+    withHost(sshTarget(req.host, req.ssh), async (session) => {
+      const docker = session.docker();
+      const result: PullResult = { host: req.host.name, pulled: [], present: [] };
+      for (const ref of req.imageRefs) {
+        if (await docker.getImage(ref).inspect().then(() => true, () => false)) {
+          result.present.push(ref);
+          continue;
+        }
+        await pullImage(docker, ref, req.registry);
+        result.pulled.push(ref);
+      }
+      return result;
+    }).catch((e: unknown) => {
+      throw dockerFailure(`host ${req.host.name}: step pull images`, e);
+    }),
+  );
 }
 
 /** What makes a container what it is; a change recreates it. Secret values are not hashed, only their names. */
@@ -185,16 +227,4 @@ async function containerLogTail(req: HealthRequest): Promise<string> {
     const buf = (await s.docker().getContainer(req.container.name).logs({ stdout: true, stderr: true, tail: 20 })) as unknown as Buffer;
     return demuxLogs(buf);
   });
-}
-
-/** Docker multiplexes stdout/stderr with an 8-byte header per frame when there is no TTY. */
-export function demuxLogs(buf: Buffer): string {
-  let out = '';
-  let i = 0;
-  while (i + 8 <= buf.length) {
-    const size = buf.readUInt32BE(i + 4);
-    out += buf.subarray(i + 8, i + 8 + size).toString();
-    i += 8 + size;
-  }
-  return out || buf.toString();
 }

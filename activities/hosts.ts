@@ -1,4 +1,5 @@
 // Host preparation over SSH (deploy task queue): engine check, persistent directories, kernel modules.
+import * as fs from 'fs';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PlannedHost } from '../model/plan';
@@ -14,6 +15,8 @@ export interface SshSettings {
 export interface PrepareRequest {
   host: PlannedHost;
   ssh: SshSettings;
+  /** The registry the host pulls from: its CA (a file on the worker) is installed in the host engine's trust. */
+  registry?: { address: string; ca: string | null };
 }
 
 export type ItemOutcome = 'created' | 'changed' | 'unchanged';
@@ -40,6 +43,9 @@ export async function prepareHost(req: PrepareRequest): Promise<PrepareResult> {
       }
       for (const module of host.kernelModules) {
         items.push({ item: `kernel module ${module}`, outcome: await ensureModule(session, module) });
+      }
+      if (req.registry?.ca) {
+        items.push({ item: `registry trust ${req.registry.address}`, outcome: await ensureRegistryTrust(session, req.registry.address, readCa(req.registry.ca)) });
       }
       return { host: host.name, dockerVersion, items };
     }),
@@ -68,11 +74,16 @@ async function ensureDirectory(s: HostSession, dir: string, mode: string, owner:
   return r.stdout.trim() as ItemOutcome;
 }
 
+/** Loads the module now and lists it in /etc/modules-load.d so that it is loaded again after a reboot. */
 async function ensureModule(s: HostSession, module: string): Promise<ItemOutcome> {
   const m = shq(module);
-  const script = `if [ -d /sys/module/${m} ]; then echo unchanged; exit 0; fi
-    modprobe ${m} 2>&1 || exit 4
-    echo created`;
+  const script = `conf=/etc/modules-load.d/contrail-deploy.conf; outcome=unchanged
+    if [ ! -d /sys/module/${m} ]; then modprobe ${m} 2>&1 || exit 4; outcome=created; fi
+    if ! grep -qx ${m} "$conf" 2>/dev/null; then
+      mkdir -p /etc/modules-load.d && echo ${m} >>"$conf" || exit 5
+      [ $outcome = unchanged ] && outcome=changed
+    fi
+    echo $outcome`;
   const r = await s.exec(script);
   if (r.code === 4) {
     throw ApplicationFailure.nonRetryable(
@@ -96,4 +107,25 @@ export async function withHostFailures<T>(host: string, fn: () => Promise<T>): P
     if (e instanceof ApplicationFailure) throw e;
     throw ApplicationFailure.retryable(`host ${host}: ${maskSecrets(String((e as Error).message))}`, 'HostError');
   }
+}
+
+function readCa(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    throw ApplicationFailure.nonRetryable(`registry CA ${file} is missing on this worker: fix registry.ca in the topology, or run the worker where the file is`, 'InvalidPlan');
+  }
+}
+
+/** The host's Docker engine trusts the registry's CA (/etc/docker/certs.d/<registry>/ca.crt), as `docker pull` needs. */
+async function ensureRegistryTrust(s: HostSession, address: string, caPem: string): Promise<ItemOutcome> {
+  const dir = `/etc/docker/certs.d/${address}`;
+  const script = `d=${shq(dir)}; mkdir -p "$d" || exit 3
+    printf %s ${shq(Buffer.from(caPem).toString('base64'))} | base64 -d >"$d/ca.crt.new" || exit 3
+    if [ ! -f "$d/ca.crt" ]; then outcome=created; elif cmp -s "$d/ca.crt.new" "$d/ca.crt"; then outcome=unchanged; else outcome=changed; fi
+    if [ $outcome = unchanged ]; then rm -f "$d/ca.crt.new"; else mv "$d/ca.crt.new" "$d/ca.crt"; fi
+    echo $outcome`;
+  const r = await s.exec(script);
+  if (r.code !== 0) throw ApplicationFailure.nonRetryable(`host ${s.target.host}: step trust registry ${address}: cannot write ${dir}/ca.crt (${maskSecrets(r.stderr.trim())})`, 'HostPrepareFailed');
+  return r.stdout.trim() as ItemOutcome;
 }

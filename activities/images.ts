@@ -10,6 +10,7 @@ import { buildEngine, DockerStreamError, followStream, isConnectionError } from 
 import { buildLogDir } from '../lib/paths';
 import { maskSecrets, resolveSecret } from '../lib/secrets';
 import { RegistryClient } from '../lib/registry';
+import { keepAlive } from './heartbeat';
 import { stableJson } from '../model/stable-json';
 import type { SecretRef } from '../model/types';
 
@@ -105,6 +106,7 @@ export async function buildImage(req: BuildRequest): Promise<BuildResult> {
   const tail: string[] = [];
   let imageId = '';
   let step = '';
+  const stopHeartbeats = keepAlive(() => ({ image: image.name, step }));
   try {
     const stream = (await docker.buildImage(
       { context: image.contextDir, src: files },
@@ -137,6 +139,7 @@ export async function buildImage(req: BuildRequest): Promise<BuildResult> {
   } catch (e) {
     throw buildFailure(image.name, e, tail, logFile, ctx.cancellationSignal.aborted);
   } finally {
+    stopHeartbeats();
     log.end();
   }
   if (!imageId) imageId = (await docker.getImage(tag).inspect()).Id;
@@ -166,6 +169,8 @@ export async function pushImage(req: PushRequest): Promise<PushResult> {
   const docker = buildEngine();
   const [repository, tag] = splitTag(req.tag);
   let digest = '';
+  let status = '';
+  const stopHeartbeats = keepAlive(() => ({ image: req.image, status }));
   try {
     const stream = await docker.getImage(req.tag).push({
       tag,
@@ -174,7 +179,8 @@ export async function pushImage(req: PushRequest): Promise<PushResult> {
     } as never);
     await followStream(stream as unknown as NodeJS.ReadableStream, (e) => {
       if (e.aux?.Digest) digest = e.aux.Digest;
-      ctx.heartbeat({ image: req.image, status: e.status });
+      status = e.status ?? status;
+      ctx.heartbeat({ image: req.image, status });
     });
   } catch (e) {
     const message = maskSecrets(String((e as Error).message));
@@ -185,6 +191,8 @@ export async function pushImage(req: PushRequest): Promise<PushResult> {
       );
     }
     throw ApplicationFailure.retryable(`push of ${req.image} to ${req.registry.address} failed: ${message}`, 'RegistryUnavailable');
+  } finally {
+    stopHeartbeats();
   }
   if (!digest) throw ApplicationFailure.retryable(`push of ${req.image}: the registry reported no digest`, 'RegistryUnavailable');
   return { image: req.image, digest, ref: `${repository}@${digest}` };

@@ -1,3 +1,3 @@
 export { buildImage, lookupImage, publishRelease, pushImage } from './images';
 export { prepareHost } from './hosts';
-export { startContainer, checkHealth } from './containers';
+export { checkHealth, pullImages, startContainer } from './containers';

@@ -2,6 +2,8 @@
 import { parseArgs, type ParseArgsConfig } from 'util';
 import { ConfigError } from '../model/config-error';
 import { composeCommand } from './compose';
+import { abortCommand, retryCommand, skipCommand } from './decide';
+import { historyCommand } from './history';
 import { imagesCommand } from './images';
 import { labCommand } from './lab';
 import { downCommand, logsCommand } from './operate';
@@ -19,7 +21,7 @@ export interface Command {
   run(args: { values: Record<string, unknown>; positionals: string[] }): Promise<number>;
 }
 
-const COMMANDS: Command[] = [labCommand, workerCommand, planCommand, imagesCommand, buildCommand, runCommand, statusCommand, logsCommand, downCommand, composeCommand];
+const COMMANDS: Command[] = [labCommand, workerCommand, planCommand, imagesCommand, buildCommand, runCommand, statusCommand, retryCommand, skipCommand, abortCommand, historyCommand, logsCommand, downCommand, composeCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -2,6 +2,7 @@
 //   logs: container logs across hosts, each line prefixed with host/service (the guide's `docker-compose logs`)
 //   down: stop and remove containers in reverse stage order; data directories stay unless --purge-data
 import type Docker from 'dockerode';
+import { demuxFrames } from '../lib/docker';
 import { loadPlan } from '../lib/load';
 import { maskSecrets } from '../lib/secrets';
 import { shq, withHost, type HostSession } from '../lib/ssh';
@@ -73,18 +74,11 @@ export const logsCommand: Command = {
   },
 };
 
-/** Docker's multiplexed log frames (8-byte header: stream, 0, 0, 0, size). Returns what is left of a partial frame. */
+/** Prints the whole lines of the frames in buf; returns the bytes of a partial frame to prepend to the next chunk. */
 function printFrames(buf: Buffer, print: (line: string) => void): Buffer {
-  let i = 0;
-  let text = '';
-  while (i + 8 <= buf.length) {
-    const size = buf.readUInt32BE(i + 4);
-    if (i + 8 + size > buf.length) break;
-    text += buf.subarray(i + 8, i + 8 + size).toString('utf8');
-    i += 8 + size;
-  }
+  const { text, rest } = demuxFrames(buf);
   for (const line of text.split('\n')) if (line) print(maskSecrets(line));
-  return buf.subarray(i);
+  return rest;
 }
 
 export const downCommand: Command = {

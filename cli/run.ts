@@ -24,7 +24,8 @@ export const runCommand: Command = {
   usage: `Usage: contrail-deploy run <topology.yaml> [--json] [--no-cache] [--with-worker] [--initiator NAME]
 
   Starts the pipeline workflow with a business id (<topology>-<release>-<time>), prints the run id and its link in
-  the Temporal UI, follows progress until the end, and exits non-zero naming the failed step.
+  the Temporal UI, follows progress until the end, and exits non-zero naming the failed step: 1 when the run
+  failed, 3 when a step failed after its retries and the run waits for a decision (retry, skip or abort).
   --json         the last line of output is one JSON object: {runId, status, images, containers, ...}
   --no-cache     rebuild images even when an identical build exists
   --with-worker  also run a worker (both task queues) in this process for the duration of the run
@@ -81,21 +82,37 @@ async function startAndFollow(plan: Plan, values: Record<string, unknown>, what:
     });
     out(`run ${runId} started by ${initiator}`);
     out(`  ui: ${uiLink(runId, client.options.namespace)}`);
-    // On a terminal, a live block redrawn in place; otherwise (a pipe, CI, --json) one plain line per step change.
-    const live = process.stdout.isTTY && !json ? new LiveBlock(process.stdout) : undefined;
-    const summary = await follow(handle, out, live);
-    if (summary.status === 'failed' && summary.failedStep) out(`FAILED at step ${summary.failedStep.id}: ${summary.failedStep.message}`);
-    if (summary.releaseTag?.moved) {
-      out(`release tag ${summary.releaseTag.tag} now points at:`);
-      for (const [name, ref] of Object.entries(summary.digests).sort()) out(`  ${name.padEnd(28)} ${ref}`);
-    }
-    out(summaryLine(summary));
-    if (json) out(JSON.stringify(publicSummary(summary)));
-    return summary.status === 'completed' ? 0 : 1;
+    return await followAndReport(handle, json);
   } finally {
     controller.abort();
     await worker;
   }
+}
+
+/** Follows a run until it ends or parks, prints the outcome; exit code 0 completed, 1 failed, 3 parked. */
+export async function followAndReport(handle: WorkflowHandle<typeof deployPipeline>, json: boolean): Promise<number> {
+  const out = (line: string) => console.log(line);
+  // On a terminal, a live block redrawn in place; otherwise (a pipe, CI, --json) one plain line per step change.
+  const live = process.stdout.isTTY && !json ? new LiveBlock(process.stdout) : undefined;
+  const summary = await follow(handle, out, live);
+  if (summary.status === 'failed' && summary.failedStep) out(`FAILED at step ${summary.failedStep.id}: ${summary.failedStep.message}`);
+  if (summary.status === 'parked') {
+    for (const p of summary.parked ?? []) {
+      out(`PARKED at step ${p.id}${p.host ? ` on ${p.host}` : ''} since ${p.since}: ${p.error}`);
+    }
+    const one = summary.parked?.length === 1 ? '' : ' --step <id>';
+    out(`The run waits for a decision until ${summary.parked?.[0]?.until ?? 'its park timeout'} (other branches go on):`);
+    out(`  contrail-deploy retry ${handle.workflowId}${one}    fix the cause first, then run the step again`);
+    out(`  contrail-deploy skip ${handle.workflowId}${one}     go on without it (--force when other steps need it)`);
+    out(`  contrail-deploy abort ${handle.workflowId}${one}    fail it now`);
+  }
+  if (summary.releaseTag?.moved) {
+    out(`release tag ${summary.releaseTag.tag} now points at:`);
+    for (const [name, ref] of Object.entries(summary.digests).sort()) out(`  ${name.padEnd(28)} ${ref}`);
+  }
+  out(summaryLine(summary));
+  if (json) out(JSON.stringify(publicSummary(summary)));
+  return summary.status === 'completed' ? 0 : summary.status === 'parked' ? 3 : 1;
 }
 
 async function follow(handle: WorkflowHandle<typeof deployPipeline>, out: (l: string) => void, live: LiveBlock | undefined): Promise<RunSummary> {
@@ -123,10 +140,16 @@ async function follow(handle: WorkflowHandle<typeof deployPipeline>, out: (l: st
   while (!done) {
     await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, live ? 500 : 1000))]);
     if (done) break;
+    let current: RunSummary | undefined;
     try {
-      report((await handle.query(runSummaryQuery)).steps);
+      current = await handle.query(runSummaryQuery);
     } catch {
       // Not started yet (no worker polling): keep waiting; the run is durable.
+    }
+    if (current) {
+      report(current.steps);
+      // A parked run waits for an operator: hand back to the user instead of waiting up to the park timeout.
+      if (current.status === 'parked') return current;
     }
   }
   const summary = await result;
@@ -146,7 +169,7 @@ export function summaryLine(s: RunSummary): string {
 
 /** The --json object: stable fields that later versions extend, never break. */
 export function publicSummary(s: RunSummary) {
-  return { runId: s.runId, status: s.status, release: s.release, topology: s.topology, images: s.images, containers: s.containers, digests: s.digests, releaseTag: s.releaseTag ?? null, buildLogs: s.buildLogs, failedStep: s.failedStep ?? null };
+  return { runId: s.runId, status: s.status, release: s.release, topology: s.topology, images: s.images, containers: s.containers, digests: s.digests, releaseTag: s.releaseTag ?? null, buildLogs: s.buildLogs, failedStep: s.failedStep ?? null, parked: s.parked ?? [] };
 }
 
 async function refuseConcurrentRun(client: Client, topology: string, release: string): Promise<void> {

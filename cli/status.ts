@@ -12,8 +12,9 @@ export const statusCommand: Command = {
   summary: "show a run's steps (build, push, prepare, start, health) with times and outcomes",
   usage: `Usage: contrail-deploy status <run-id> [--json]
 
-  --json   one JSON object: {runId, status, stageOrder, steps: [{id, kind, target, parent?, host?, stage?, status,
-           startTime, endTime}], images, containers}`,
+  --json   one JSON object: {runId, status, stageOrder, steps: [{id, kind, target, parent?, host?, stage?, batch?, status,
+           startTime, endTime, detail}], images, containers, failedStep, parked: [{id, host, error, since, until}],
+           decisions: [{action, step, by, at}]}`,
   options: { json: { type: 'boolean' } },
   async run({ values, positionals }) {
     const runId = onePositional(positionals, 'run id');
@@ -27,7 +28,9 @@ export const statusCommand: Command = {
       throw e;
     }
     const summary = await readSummary(handle, status);
-    const view = { runId, status, release: summary?.release, topology: summary?.topology, stageOrder: summary?.stageOrder ?? [], steps: summary?.steps ?? [], images: summary?.images, containers: summary?.containers, failedStep: summary?.failedStep ?? null };
+    // A running run that waits for a decision says so (Temporal sees it as running).
+    if (status === 'running' && summary?.status === 'parked') status = 'parked';
+    const view = { runId, status, release: summary?.release, topology: summary?.topology, stageOrder: summary?.stageOrder ?? [], steps: summary?.steps ?? [], images: summary?.images, containers: summary?.containers, failedStep: summary?.failedStep ?? null, parked: summary?.parked ?? [], decisions: summary?.decisions ?? [] };
     if (values.json) {
       console.log(JSON.stringify(view));
       return 0;
@@ -38,6 +41,11 @@ export const statusCommand: Command = {
     for (const s of view.steps) {
       const duration = s.startTime && s.endTime ? `${((Date.parse(s.endTime) - Date.parse(s.startTime)) / 1000).toFixed(1)}s` : '';
       console.log(`  ${s.id.padEnd(36)} ${s.status.padEnd(9)} ${duration.padStart(7)}  ${(s.detail ?? '').split('\n')[0].slice(0, 100)}`);
+    }
+    for (const d of view.decisions) console.log(`decision: ${d.action} ${d.step}${d.by ? ` by ${d.by}` : ''} at ${d.at}`);
+    for (const p of view.parked) {
+      console.log(`PARKED ${p.id}${p.host ? ` on ${p.host}` : ''} since ${p.since} (waits until ${p.until}):\n${p.error}`);
+      console.log(`  decide: contrail-deploy retry|skip|abort ${runId} --step ${p.id}`);
     }
     if (summary?.failedStep) console.log(`failed step: ${summary.failedStep.id}\n${summary.failedStep.message}`);
     return 0;

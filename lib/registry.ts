@@ -66,13 +66,13 @@ export class RegistryClient {
     const headers: http.OutgoingHttpHeaders = { authorization: this.authorization, accept: MANIFEST_TYPES };
     if (body) Object.assign(headers, { 'content-type': contentType, 'content-length': body.length });
     return new Promise((resolve, reject) => {
-      const req = https.request(`https://${this.registry.address}/v2/${name}/manifests/${reference}`, { method, ca: this.ca, headers, timeout: 30000 }, (res) => {
+      const req = https.request(`https://${this.registry.address}/v2/${name}/manifests/${reference}`, { method, ca: this.ca, headers, timeout: 20000 }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (d: Buffer) => chunks.push(d));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
         res.on('error', reject);
       });
-      req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
+      req.on('timeout', () => req.destroy(new Error('no answer within 20 s')));
       req.on('error', (e) => reject(ApplicationFailure.retryable(`${what}: the registry ${this.registry.address} is unreachable (${maskSecrets(e.message)}); retrying`, 'RegistryUnavailable')));
       req.end(body);
     });

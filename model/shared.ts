@@ -1,7 +1,7 @@
 // Names shared by the CLI, workers and workflows: task queues, search attributes, queries.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery } from '@temporalio/workflow';
-import type { RunSummary } from './steps';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { Decision, RunSummary } from './steps';
 
 export interface TaskQueues {
   /** Image builds and pushes: run this worker next to a Docker engine. */
@@ -25,3 +25,6 @@ export const SEARCH_ATTRIBUTES = {
 
 /** The run as it stands: steps, counts, digests. */
 export const runSummaryQuery = defineQuery<RunSummary>('runSummary');
+
+/** An operator's decision on a parked step: retry it, skip it, or abort (validated: the step must be parked). */
+export const decideUpdate = defineUpdate<{ steps: string[]; action: Decision['action'] }, [Decision]>('decide');

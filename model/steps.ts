@@ -1,7 +1,7 @@
 // The steps of a run, as `status` shows them. Kept by the workflow (deterministic: times come from workflow time).
 
-export type StepKind = 'build' | 'push' | 'publish' | 'prepare' | 'start' | 'health';
-export type StepStatus = 'pending' | 'running' | 'completed' | 'skipped' | 'failed' | 'blocked';
+export type StepKind = 'build' | 'push' | 'publish' | 'prepare' | 'pull' | 'start' | 'health';
+export type StepStatus = 'pending' | 'running' | 'parked' | 'completed' | 'skipped' | 'failed' | 'blocked';
 
 export interface Step {
   id: string;
@@ -19,9 +19,31 @@ export interface Step {
   detail?: string;
 }
 
+/** A step that failed after its retries and waits for an operator decision. */
+export interface ParkedStep {
+  id: string;
+  host?: string;
+  error: string;
+  since: string;
+  /** When the run gives up waiting and fails this step. */
+  until: string;
+}
+
+export type DecisionAction = 'retry' | 'skip' | 'abort';
+
+export interface Decision {
+  action: DecisionAction;
+  /** The parked step; optional when exactly one is parked (abort without a step: every parked step). */
+  step?: string;
+  /** Skip a step that others depend on (they are then blocked). */
+  force?: boolean;
+  /** Who decided, for the record. */
+  by?: string;
+}
+
 export interface RunSummary {
   runId: string;
-  status: 'running' | 'completed' | 'failed';
+  status: 'running' | 'parked' | 'completed' | 'failed';
   release: string;
   topology: string;
   stageOrder: string[];
@@ -33,6 +55,10 @@ export interface RunSummary {
   /** The release tag: moved only when every image of the set was pushed; then it points at `digests`. */
   releaseTag?: { tag: string; moved: boolean; changed?: number };
   failedStep?: { id: string; message: string };
+  /** Steps waiting for an operator decision now. */
+  parked?: ParkedStep[];
+  /** Every operator decision, in order. */
+  decisions?: (Decision & { step: string; at: string })[];
   steps: Step[];
 }
 

@@ -120,10 +120,11 @@ export function parseTopology(file: string, text: string, ctx: TopologyContext):
     pushes: conc?.has('pushes') ? r.int(conc.get('pushes'), 'concurrency.pushes', 1, 64) ?? 0 : DEFAULT_CONCURRENCY.pushes,
     hosts: conc?.has('hosts') ? r.int(conc.get('hosts'), 'concurrency.hosts', 1, 1000) ?? 0 : DEFAULT_CONCURRENCY.hosts,
   };
-  const ro = m.has('rollout') ? r.map(m.get('rollout'), 'rollout', { optional: ['computeCanary', 'computeBatchPercent'] }) : undefined;
+  const ro = m.has('rollout') ? r.map(m.get('rollout'), 'rollout', { optional: ['computeCanary', 'computeBatchPercent', 'parkTimeout'] }) : undefined;
   const rollout = {
     computeCanary: ro?.has('computeCanary') ? r.int(ro.get('computeCanary'), 'rollout.computeCanary', 0, 1000) ?? 0 : DEFAULT_ROLLOUT.computeCanary,
     computeBatchPercent: ro?.has('computeBatchPercent') ? r.int(ro.get('computeBatchPercent'), 'rollout.computeBatchPercent', 1, 100) ?? 0 : DEFAULT_ROLLOUT.computeBatchPercent,
+    parkTimeoutSeconds: ro?.has('parkTimeout') ? durationSeconds(r.str(ro.get('parkTimeout'), 'rollout.parkTimeout', DURATION)) ?? 0 : DEFAULT_ROLLOUT.parkTimeoutSeconds,
   };
 
   const stages = m.has('stages') ? r.strList(m.get('stages'), 'stages', NAME) ?? [] : [...DEFAULT_STAGES];
@@ -280,4 +281,11 @@ function checkDependencies(t: Topology, add: (field: string, message: string, hi
       }
     }
   }
+}
+
+const DURATION = { pattern: /^\d+(s|m|h|d)$/, hint: 'a number with a unit: "90s", "30m", "24h", "7d"; "0s" fails a step at once' };
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+function durationSeconds(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : Number(text.slice(0, -1)) * UNIT_SECONDS[text.slice(-1)];
 }

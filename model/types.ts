@@ -129,9 +129,11 @@ export interface Concurrency {
 export interface Rollout {
   computeCanary: number;
   computeBatchPercent: number;
+  /** How long a failed step waits for an operator (retry, skip, abort) before the run fails; 0: fail at once. */
+  parkTimeoutSeconds: number;
 }
 
 export const DEFAULT_CONCURRENCY: Concurrency = { builds: 2, pushes: 1, hosts: 5 };
-export const DEFAULT_ROLLOUT: Rollout = { computeCanary: 1, computeBatchPercent: 25 };
+export const DEFAULT_ROLLOUT: Rollout = { computeCanary: 1, computeBatchPercent: 25, parkTimeoutSeconds: 24 * 3600 };
 
 export const DEFAULT_STAGES = ['common', 'database', 'config', 'control', 'analytics', 'webui', 'openstack', 'compute'];

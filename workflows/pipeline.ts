@@ -1,12 +1,12 @@
 // The pipeline: build every image after its parent is pushed, prepare hosts, bring services up stage by stage with
 // health gates. Orchestration only: all I/O is in activities, routed to the build or deploy task queue.
-import { ApplicationFailure, patched, proxyActivities, setHandler, upsertSearchAttributes, type ActivityOptions } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, type ActivityOptions } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import type { BuildRequest, LookupResult, PushResult } from '../activities/images';
 import type { Plan, PlannedContainer, PlannedHost, PlannedImage } from '../model/plan';
-import { runSummaryQuery, SEARCH_ATTRIBUTES, type TaskQueues } from '../model/shared';
+import { decideUpdate, runSummaryQuery, SEARCH_ATTRIBUTES, type TaskQueues } from '../model/shared';
 import { Semaphore } from '../model/semaphore';
-import { StepLog, stepId, type RunSummary } from '../model/steps';
+import { StepLog, stepId, type DecisionAction, type ParkedStep, type RunSummary } from '../model/steps';
 import { batchName, stageBatches } from '../model/rollout';
 import { DEFAULT_CONCURRENCY, DEFAULT_ROLLOUT } from '../model/types';
 
@@ -30,11 +30,14 @@ function options(taskQueue: string, startToCloseTimeout: ActivityOptions['startT
 
 /** Thrown for a step that never ran because something it needs failed. */
 class Blocked extends Error {}
+/** A failed step an operator skipped: what needs its result is blocked; a skipped health gate lets the run go on. */
+class Skipped extends Blocked {}
 
 export async function deployPipeline(input: PipelineInput): Promise<RunSummary> {
   const { plan, queues } = input;
-  const build = proxyActivities<typeof activities>(options(queues.build, '30m', '2m'));
-  const deploy = proxyActivities<typeof activities>(options(queues.deploy, '10m', '1m'));
+  // Activities heartbeat every few seconds: 30 s without one means the worker is gone, and another one retries.
+  const build = proxyActivities<typeof activities>(options(queues.build, '30m', '30s'));
+  const deploy = proxyActivities<typeof activities>(options(queues.deploy, '10m', '30s'));
   const health = proxyActivities<typeof activities>({ ...options(queues.deploy, '1h', '1m'), retry: { maximumAttempts: 1 } });
 
   const steps = new StepLog(() => new Date());
@@ -50,15 +53,89 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   registerSteps(steps, plan);
 
   const failures: { id: string; message: string }[] = [];
-  /** Runs one step: records its times and outcome; a failure is recorded and rethrown to block dependants. */
-  async function step<T>(id: string, fn: () => Promise<T>, detail: (r: T) => string | undefined): Promise<T> {
-    steps.start(id);
-    try {
-      const r = await fn();
-      steps.finish(id, 'completed', detail(r));
-      return r;
-    } catch (e) {
-      return recordFailure(id, e);
+  // A step that still fails after its retries parks: its branch waits for an operator (retry, skip, abort) while
+  // independent branches go on. Runs started before parking existed replay without it.
+  const parking = patched('park-failed-steps');
+  const parkTimeoutMs = (plan.rollout?.parkTimeoutSeconds ?? DEFAULT_ROLLOUT.parkTimeoutSeconds) * 1000;
+  const parked = new Map<string, ParkedStep>();
+  const decided = new Map<string, DecisionAction>();
+  let abortAll = false;
+  summary.decisions = [];
+  const publishParkedState = () => {
+    summary.parked = [...parked.values()];
+    // What the UI shows as the run's current details: why it waits, and what an operator can do.
+    setCurrentDetails(parked.size ? [...parked.values()].map((p) => `PARKED ${p.id}${p.host ? ` on ${p.host}` : ''}: ${p.error.split('\n')[0]}\nDecide: contrail-deploy retry|skip|abort ${input.runId} --step ${p.id}`).join('\n\n') : '');
+    const status = parked.size ? 'parked' : 'running';
+    if (summary.status !== status) {
+      summary.status = status;
+      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: status }]);
+    }
+  };
+  setHandler(decideUpdate, (d) => {
+    const ids = d.step ? [d.step] : [...parked.keys()];
+    for (const id of ids) {
+      decided.set(id, d.action);
+      summary.decisions!.push({ ...d, step: id, at: new Date().toISOString() });
+    }
+    if (d.action === 'abort' && !d.step) abortAll = true;
+    return { steps: ids, action: d.action };
+  }, {
+    validator: (d) => {
+      if (!['retry', 'skip', 'abort'].includes(d.action)) throw new Error(`unknown action "${d.action}": retry, skip or abort`);
+      const list = [...parked.keys()].join(', ') || 'none';
+      if (!d.step) {
+        if (!parked.size) throw new Error('no step is parked');
+        if (d.action !== 'abort' && parked.size > 1) throw new Error(`${parked.size} steps are parked (${list}): name one with --step`);
+        return;
+      }
+      if (!parked.has(d.step)) throw new Error(`step ${d.step} is not parked (parked: ${list})`);
+      const dependents = dependentsOf(plan, d.step);
+      if (d.action === 'skip' && dependents.length && !d.force) {
+        throw new Error(`step ${d.step} has dependents (${dependents.slice(0, 5).join(', ')}${dependents.length > 5 ? ', ...' : ''}): skipping it blocks them; pass --force to skip anyway`);
+      }
+    },
+  });
+
+  /** Waits for an operator decision on a failed step; the park timeout (or abort) fails it. */
+  async function park(id: string, message: string): Promise<DecisionAction> {
+    if (!parking || abortAll || parkTimeoutMs <= 0) return 'abort';
+    const now = Date.now();
+    parked.set(id, { id, host: steps.get(id)?.host, error: message, since: new Date(now).toISOString(), until: new Date(now + parkTimeoutMs).toISOString() });
+    steps.finish(id, 'parked', message);
+    publishParkedState();
+    const answered = await condition(() => decided.has(id) || abortAll, parkTimeoutMs);
+    const action = answered ? (decided.get(id) ?? 'abort') : 'abort';
+    decided.delete(id);
+    parked.delete(id);
+    publishParkedState();
+    return action;
+  }
+
+  /** Runs one step: records its times and outcome. A failure parks (see park); then it is retried, skipped, or
+   *  recorded as failed and rethrown to block dependants. */
+  async function step<T>(id: string, fn: () => Promise<T>, detail: (r: T) => string | undefined, slots?: Semaphore): Promise<T> {
+    const attempt = () => {
+      steps.start(id);
+      return fn();
+    };
+    for (;;) {
+      try {
+        // With a limit, the step's clock starts when a slot is free (its duration is its own), and a parked step
+        // gives its slot back while it waits.
+        const r = await (slots ? slots.run(attempt) : attempt());
+        steps.finish(id, 'completed', detail(r));
+        return r;
+      } catch (e) {
+        if (e instanceof Blocked) return recordFailure(id, e);
+        const message = failureMessage(e);
+        const action = await park(id, message);
+        if (action === 'retry') continue;
+        if (action === 'skip') {
+          steps.finish(id, 'skipped', `skipped by an operator after: ${message}`);
+          throw new Skipped(`${id} was skipped`);
+        }
+        return recordFailure(id, e);
+      }
     }
   }
   function recordFailure(id: string, e: unknown): never {
@@ -109,11 +186,11 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
         summary.digests[image.name] = found.ref;
         return { image: image.name, digest: found.ref.slice(found.ref.indexOf('@') + 1), ref: found.ref };
       }
-      // The step's clock starts when a build slot is free, so its duration is the build's own.
-      built = await buildSlots.run(() => step(buildId, () => build.buildImage(request), (r) => (r.skipped ? `unchanged (input ${r.inputHash})` : `built ${r.imageId.slice(0, 19)}`)));
+      built = await step(buildId, () => build.buildImage.executeWithOptions({ summary: `build ${image.name}` }, [request]), (r) => (r.skipped ? `unchanged (input ${r.inputHash})` : `built ${r.imageId.slice(0, 19)}`), buildSlots);
     } catch (e) {
-      summary.images.failed++;
-      steps.finish(stepId('push', image.name), 'blocked', `build of ${image.name} failed`);
+      if (e instanceof Skipped) summary.images.blocked++;
+      else summary.images.failed++;
+      steps.finish(stepId('push', image.name), 'blocked', `build of ${image.name} ${e instanceof Skipped ? 'was skipped' : 'failed'}`);
       throw e;
     }
     if (!built.skipped) summary.buildLogs[image.name] = built.logFile;
@@ -124,14 +201,14 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     } else {
       summary.images.built++;
     }
-    const result = await pushSlots.run(() => step(stepId('push', image.name), () => build.pushImage({ image: image.name, tag: built.tag, registry: plan.registry }), (r) => r.ref));
+    const result = await step(stepId('push', image.name), () => build.pushImage.executeWithOptions({ summary: `push ${image.name}` }, [{ image: image.name, tag: built.tag, registry: plan.registry }]), (r) => r.ref, pushSlots);
     summary.digests[image.name] = result.ref;
     return result;
   }
 
   async function lookUp(buildId: string, request: BuildRequest): Promise<LookupResult> {
     try {
-      return await build.lookupImage(request);
+      return await build.lookupImage.executeWithOptions({ summary: `look up ${request.image.name} in the registry` }, [request]);
     } catch (e) {
       steps.start(buildId);
       return recordFailure(buildId, e);
@@ -146,7 +223,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
       steps.finish(stepId('publish', plan.release), 'blocked', 'not every image was pushed: the release tag stays where it was');
       return;
     }
-    const published = await step(stepId('publish', plan.release), () => build.publishRelease({ registry: plan.registry, release: plan.release, digests: summary.digests }), (r) => `${r.moved.length} moved, ${r.unchanged.length} already there`);
+    const published = await step(stepId('publish', plan.release), () => build.publishRelease.executeWithOptions({ summary: `move release tag ${plan.release}` }, [{ registry: plan.registry, release: plan.release, digests: summary.digests }]), (r) => `${r.moved.length} moved, ${r.unchanged.length} already there`);
     summary.releaseTag = { tag: plan.release, moved: true, changed: published.moved.length };
   });
 
@@ -155,12 +232,40 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   const hostsByName = new Map(plan.hosts.map((h) => [h.name, h]));
   const prepare = (host: PlannedHost) => {
     if (!prepared.has(host.name)) {
-      prepared.set(host.name, step(stepId('prepare', host.name), () => deploy.prepareHost({ host, ssh: plan.ssh }), (r) => r.items.map((i) => `${i.item}: ${i.outcome}`).join('; ') || 'nothing to do'));
+      prepared.set(host.name, step(stepId('prepare', host.name), () => deploy.prepareHost.executeWithOptions({ summary: `prepare ${host.name} (${host.address})` }, [{ host, ssh: plan.ssh, registry: { address: plan.registry.address, ca: plan.registry.ca } }]), (r) => r.items.map((i) => `${i.item}: ${i.outcome}`).join('; ') || 'nothing to do'));
     }
     return prepared.get(host.name)!;
   };
   // Every host is prepared right away, in parallel with the builds: preparation needs no image.
   for (const host of plan.hosts) prepare(host).catch(() => undefined);
+
+  // Each host pulls the images it will run once they are all pushed, while earlier stages come up; a start never
+  // waits for this (it pulls its own image if needed), so a failed pre-pull costs time, not the run.
+  const prePulls: Promise<void>[] = [];
+  if (patched('pre-pull-images')) {
+    for (const host of plan.hosts) {
+      const images = [...new Set(plan.stages.flatMap((s) => s.containers).filter((c) => c.host === host.name).map((c) => c.image))];
+      if (images.length) prePulls.push(prePull(host, images));
+    }
+  }
+  async function prePull(host: PlannedHost, images: string[]): Promise<void> {
+    const id = stepId('pull', host.name);
+    let refs: string[];
+    try {
+      refs = (await Promise.all(images.map((i) => pushed.get(i)!))).map((r) => r.ref);
+      await prepare(host);
+    } catch {
+      steps.finish(id, 'blocked', 'an image or the host preparation failed');
+      return;
+    }
+    steps.start(id);
+    try {
+      const r = await deploy.pullImages.executeWithOptions({ summary: `pull ${refs.length} images on ${host.name}` }, [{ host: { name: host.name, address: host.address, sshPort: host.sshPort }, imageRefs: refs, registry: plan.registry, ssh: plan.ssh }]);
+      steps.finish(id, 'completed', `${r.pulled.length} pulled, ${r.present.length} already there`);
+    } catch (e) {
+      steps.finish(id, 'skipped', `pre-pull failed, each start pulls its own image: ${failureMessage(e)}`);
+    }
+  }
 
   async function bringUp(c: PlannedContainer): Promise<void> {
     const host = hostsByName.get(c.host)!;
@@ -177,13 +282,15 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     }
     const target = { name: host.name, address: host.address, sshPort: host.sshPort };
     try {
-      const started = await step(startId, () => deploy.startContainer({ runId: input.runId, container: c, host: target, imageRef: image.ref, registry: plan.registry, ssh: plan.ssh }), (r) => r.outcome);
+      const started = await step(startId, () => deploy.startContainer.executeWithOptions({ summary: `start ${c.name} on ${c.host}` }, [{ runId: input.runId, container: c, host: target, imageRef: image.ref, registry: plan.registry, ssh: plan.ssh }]), (r) => r.outcome);
       summary.containers[started.outcome]++;
     } catch (e) {
       steps.finish(healthId, 'blocked', `start of ${c.name} failed`);
       throw e;
     }
-    await step(healthId, () => health.checkHealth({ container: c, host: target, ssh: plan.ssh }), (r) => `answered after ${r.answeredAfterMs} ms`);
+    await step(healthId, () => health.checkHealth.executeWithOptions({ summary: `health gate ${c.name} on ${c.host}` }, [{ container: c, host: target, ssh: plan.ssh }]), (r) => `answered after ${r.answeredAfterMs} ms`).catch((e: unknown) => {
+      if (!(e instanceof Skipped)) throw e;
+    });
   }
 
   // Stages in order; a stage starts when every container of the previous stages is healthy. Compute hosts go in
@@ -207,9 +314,10 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     }
   }
   // Images that no service runs are still built and pushed before the run ends.
-  await Promise.allSettled([...pushed.values(), ...prepared.values(), release]);
+  await Promise.allSettled([...pushed.values(), ...prepared.values(), release, ...prePulls]);
 
   summary.status = failures.length ? 'failed' : 'completed';
+  summary.parked = [];
   summary.failedStep = failures[0];
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: summary.status }]);
   if (failures.length) {
@@ -229,6 +337,9 @@ function registerSteps(steps: StepLog, plan: Plan): void {
   }
   if (plan.images.length) steps.add({ id: stepId('publish', plan.release), kind: 'publish', target: plan.release });
   for (const host of plan.hosts) steps.add({ id: stepId('prepare', host.name), kind: 'prepare', target: host.name, host: host.name });
+  for (const host of plan.hosts) {
+    if (plan.stages.some((s) => s.containers.some((c) => c.host === host.name))) steps.add({ id: stepId('pull', host.name), kind: 'pull', target: host.name, host: host.name });
+  }
   for (const stage of plan.stages) {
     for (const batch of stageBatches(stage, plan.rollout ?? DEFAULT_ROLLOUT)) {
       const batchLabel = batch.of > 1 ? batchName(batch) : undefined;
@@ -245,4 +356,19 @@ function failureMessage(e: unknown): string {
   let cur = e as { message?: string; cause?: unknown } | undefined;
   while (cur?.cause) cur = cur.cause as typeof cur;
   return cur?.message ?? String(e);
+}
+
+/** Steps that cannot run if this one is skipped: child images and containers of an image, containers of a host. */
+export function dependentsOf(plan: Plan, id: string): string[] {
+  const [kind, rest] = [id.slice(0, id.indexOf(':')), id.slice(id.indexOf(':') + 1)];
+  const containers = plan.stages.flatMap((s) => s.containers);
+  if (kind === 'build' || kind === 'push') {
+    return [
+      ...plan.images.filter((i) => i.parent === rest).map((i) => `build:${i.name}`),
+      ...containers.filter((c) => c.image === rest).map((c) => stepId('start', c.name, c.host)),
+    ];
+  }
+  if (kind === 'prepare') return containers.filter((c) => c.host === rest).map((c) => stepId('start', c.name, c.host));
+  if (kind === 'start') return [`health:${rest}`];
+  return [];
 }

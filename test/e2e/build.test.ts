@@ -18,7 +18,7 @@ let lab: LabStatus;
 let worker: WorkerProcess;
 let dir: string;
 
-type Summary = RunSummary & { releaseTag: { tag: string; moved: boolean } | null };
+type Summary = RunSummary & { releaseTag: { tag: string; moved: boolean } | null; parked: { id: string }[] };
 
 const dockerfile = (parent: string, run: string) => `ARG BASE_IMAGE=${parent}\nFROM \${BASE_IMAGE}\nRUN ${run}\n`;
 
@@ -119,8 +119,14 @@ test('unchanged images are found in the registry by input hash: no docker build,
   expect(await registryDigest(names.web, `r2-${suffix}`)).toBe(first.summary.digests[names.web]);
 });
 
-test('a failed image blocks its children, other branches finish, and the release tag does not move (no partial release)', async () => {
-  const r = await build(['base', 'web', 'tools', 'broken', 'brokenChild', 'slow'], `r3-${suffix}`);
+test('a failed image parks; abort blocks its children, other branches finish, and the release tag does not move (no partial release)', async () => {
+  const parked = await build(['base', 'web', 'tools', 'broken', 'brokenChild', 'slow'], `r3-${suffix}`);
+  // The build still fails after its retries (none, for a Dockerfile error): the run waits for a decision.
+  expect(parked.code).toBe(3);
+  expect(parked.summary).toMatchObject({ status: 'parked', parked: [{ id: `build:${names.broken}` }] });
+  expect(parked.stdout).toContain(`contrail-deploy abort ${parked.summary.runId}`);
+  const aborted = await cli(['abort', parked.summary.runId, '--json'], env);
+  const r = { ...aborted, summary: lastJsonLine<Summary>(aborted.stdout) };
   expect(r.code).toBe(1);
   expect(r.summary).toMatchObject({ status: 'failed', images: { built: 1, skipped: 3, failed: 1, blocked: 1 }, releaseTag: { tag: `r3-${suffix}`, moved: false } });
   expect(r.summary.failedStep?.id).toBe(`build:${names.broken}`);
@@ -194,3 +200,16 @@ async function waitFor(check: () => boolean, timeoutMs = 60000): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+test('history lists the runs of a release from Temporal visibility, filtered by outcome', async () => {
+  const failed = await cli(['history', '--release', `r3-${suffix}`, '--json'], env);
+  const runs = lastJsonLine<{ runId: string; status: string; release: string; startTime: string; closeTime: string }[]>(failed.stdout);
+  expect(runs).toHaveLength(1);
+  expect(runs[0]).toMatchObject({ status: 'failed', release: `r3-${suffix}` });
+  expect(Date.parse(runs[0].closeTime)).toBeGreaterThan(Date.parse(runs[0].startTime));
+  const completed = await cli(['history', '--topology', `b4${suffix}`, '--status', 'completed', '--json'], env);
+  const releases = lastJsonLine<{ release: string }[]>(completed.stdout).map((r) => r.release).sort();
+  expect(releases).toEqual([`r1-${suffix}`, `r2-${suffix}`, `r4-${suffix}`]);
+  const text = await cli(['history', '--release', `r3-${suffix}`], env);
+  expect(text.stdout).toMatch(new RegExp(`failed +\\d+s +r3-${suffix}`));
+});

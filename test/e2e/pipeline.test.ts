@@ -151,15 +151,26 @@ test('a second run finds everything done: no build, the container untouched', as
   expect(sshRun(lab, 'controller1', `docker inspect -f '{{.Id}} {{.State.StartedAt}}' ${service}`).stdout).toBe(idBefore);
 });
 
-test('a kernel module the host lacks fails that host, naming the module; the others are unharmed', async () => {
+test('a kernel module the host lacks parks that host, naming the module; the others are unharmed; abort fails it', async () => {
   const r = await cli(['run', writeTopology(`e2em${suffix}`, ['kvm', 'vrouter']), '--json'], env);
-  expect(r.code).toBe(1);
-  const s = lastJsonLine<RunSummary & { failedStep: { id: string; message: string } }>(r.stdout);
-  expect(s.status).toBe('failed');
-  expect(s.failedStep.id).toMatch(/^prepare:compute[12]$/);
-  expect(s.failedStep.message).toContain('kernel lacks module "vrouter"');
-  expect(r.stdout).toMatch(/FAILED at step prepare:compute[12]: host compute[12]: step load kernel module/);
-  const status = JSON.parse((await cli(['status', s.runId, '--json'], env)).stdout) as { steps: Step[] };
-  expect(status.steps.find((x) => x.id === 'prepare:controller1')?.status).toBe('completed');
-  expect(status.steps.find((x) => x.id === `health:${service}@controller1`)?.status).toBe('completed');
+  expect(r.code).toBe(3);
+  const s = lastJsonLine<RunSummary & { parked: { id: string; host: string; error: string }[] }>(r.stdout);
+  expect(s.status).toBe('parked');
+  expect(s.parked[0].id).toMatch(/^prepare:compute[12]$/);
+  expect(s.parked[0].error).toContain('kernel lacks module "vrouter"');
+  expect(r.stdout).toMatch(/PARKED at step prepare:compute[12] on compute[12] since \S+: host compute[12]: step load kernel module/);
+  // The controller's branch does not wait for the parked hosts.
+  let steps: Step[] = [];
+  for (let i = 0; i < 60 && steps.find((x) => x.id === `health:${service}@controller1`)?.status !== 'completed'; i++) {
+    steps = (JSON.parse((await cli(['status', s.runId, '--json'], env)).stdout) as { steps: Step[] }).steps;
+  }
+  expect(steps.find((x) => x.id === 'prepare:controller1')?.status).toBe('completed');
+  expect(steps.find((x) => x.id === `health:${service}@controller1`)?.status).toBe('completed');
+  const aborted = await cli(['abort', s.runId, '--json'], env);
+  expect(aborted.code).toBe(1);
+  const end = lastJsonLine<RunSummary & { failedStep: { id: string; message: string } }>(aborted.stdout);
+  expect(end.status).toBe('failed');
+  expect(end.failedStep.id).toMatch(/^prepare:compute[12]$/);
+  expect(end.failedStep.message).toContain('kernel lacks module "vrouter"');
+  expect(aborted.stdout).toMatch(/FAILED at step prepare:compute[12]: host compute[12]: step load kernel module/);
 });

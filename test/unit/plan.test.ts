@@ -103,7 +103,7 @@ ${extra}`;
 
 describe('compute rollout batches', () => {
   const stage = (name: string, hosts: string[]) => ({ name, containers: hosts.map((h) => ({ name: `vr`, host: h }) as never) });
-  const hostsOf = (name: string, n: number, canary: number, pct: number) => stageBatches(stage(name, Array.from({ length: n }, (_, i) => `c${i + 1}`)), { computeCanary: canary, computeBatchPercent: pct }).map((b) => b.hosts.length);
+  const hostsOf = (name: string, n: number, canary: number, pct: number) => stageBatches(stage(name, Array.from({ length: n }, (_, i) => `c${i + 1}`)), { computeCanary: canary, computeBatchPercent: pct, parkTimeoutSeconds: 0 }).map((b) => b.hosts.length);
 
   test('24 computes, canary 1, 25%: 1 then 6 at a time', () => {
     expect(hostsOf('compute', 24, 1, 25)).toEqual([1, 6, 6, 6, 5]);

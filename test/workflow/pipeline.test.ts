@@ -1,13 +1,14 @@
 // Workflow logic on the real Temporal dev server binary, with stubbed activities (no Docker, no SSH).
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Runtime, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type * as activities from '../../activities';
 import type { BuildRequest } from '../../activities/images';
 import type { Plan, PlannedContainer, PlannedImage } from '../../model/plan';
-import type { RunSummary } from '../../model/steps';
+import type { Decision, RunSummary } from '../../model/steps';
 import { DEFAULT_CONCURRENCY, DEFAULT_ROLLOUT } from '../../model/types';
+import { decideUpdate, runSummaryQuery, SEARCH_ATTRIBUTES } from '../../model/shared';
 import { deployPipeline } from '../../workflows';
 import { temporalCli } from '../helpers/temporal';
 
@@ -41,7 +42,8 @@ function plan(images: PlannedImage[], stages: { name: string; containers: Planne
     hosts: [{ name: 'h1', address: '10.0.0.1', sshPort: 22, roles: [], directories: [], kernelModules: [] }],
     stages,
     concurrency,
-    rollout: DEFAULT_ROLLOUT,
+    // Failures fail at once here; the parking tests set a park timeout of their own.
+    rollout: { ...DEFAULT_ROLLOUT, parkTimeoutSeconds: 0 },
   };
 }
 
@@ -69,6 +71,10 @@ function stubs(events: string[], opts: { failBuild?: string; failHealth?: string
       events.push(`pushed ${req.image}`);
       return { image: req.image, digest: `sha256:${req.image}`, ref: `reg:5000/${req.image}@sha256:${req.image}` };
     },
+    async pullImages(req) {
+      events.push(`pull ${req.host.name} ${req.imageRefs.join(',')}`);
+      return { host: req.host.name, pulled: req.imageRefs, present: [] };
+    },
     async prepareHost(req) {
       events.push(`prepare ${req.host.name}`);
       return { host: req.host.name, dockerVersion: '20.10', items: [] };
@@ -86,14 +92,19 @@ function stubs(events: string[], opts: { failBuild?: string; failHealth?: string
   };
 }
 
-async function runPipeline(p: Plan, acts: typeof activities, id: string): Promise<RunSummary> {
+/** Runs fn while a deploy worker (workflow + activities) and a build worker serve queues of this test's own. */
+async function withWorkers<T>(acts: typeof activities, id: string, fn: (start: () => Promise<WorkflowHandle<typeof deployPipeline>>) => Promise<T>, p?: Plan): Promise<T> {
   const queues = { build: `${id}-build`, deploy: `${id}-deploy` };
-  const workers = await Promise.all([
+  const [deploy, build] = await Promise.all([
     Worker.create({ connection: env.nativeConnection, taskQueue: queues.deploy, workflowBundle: bundle, activities: acts }),
     Worker.create({ connection: env.nativeConnection, taskQueue: queues.build, activities: acts }),
   ]);
-  const [deploy, build] = workers;
-  return deploy.runUntil(build.runUntil(env.client.workflow.execute(deployPipeline, { taskQueue: queues.deploy, workflowId: id, args: [{ runId: id, plan: p, queues }] })));
+  const start = () => env.client.workflow.start(deployPipeline, { taskQueue: queues.deploy, workflowId: id, args: [{ runId: id, plan: p!, queues }], typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.status, value: 'running' }] });
+  return deploy.runUntil(build.runUntil(fn(start)));
+}
+
+async function runPipeline(p: Plan, acts: typeof activities, id: string): Promise<RunSummary> {
+  return withWorkers(acts, id, async (start) => (await start()).result(), p);
 }
 
 test('each sub builds after its own parent is pushed, on exactly that digest; services wait for their image', async () => {
@@ -109,7 +120,9 @@ test('each sub builds after its own parent is pushed, on exactly that digest; se
   expect(summary.containers.created).toBe(1);
   expect(summary.digests.b).toBe('reg:5000/b@sha256:b');
   const kinds = new Set(summary.steps.map((s) => s.kind));
-  expect([...kinds].sort()).toEqual(['build', 'health', 'prepare', 'publish', 'push', 'start']);
+  expect([...kinds].sort()).toEqual(['build', 'health', 'prepare', 'publish', 'pull', 'push', 'start']);
+  // The host pulled what it runs ahead of its stage, after the push.
+  expect(events.indexOf('pull h1 reg:5000/b@sha256:b')).toBeGreaterThan(events.indexOf('pushed b'));
   for (const s of summary.steps) expect(s.status).toBe('completed');
   // The release tag moves once, after the last push, for the whole set.
   expect(events.filter((e) => e.startsWith('publish'))).toEqual(['publish r1 a,b,c,d']);
@@ -205,7 +218,7 @@ test('compute hosts roll out in batches: the canary first, then a share at a tim
       { name: 'control', containers: [container('ctl', 'a', 'control')] },
       { name: 'compute', containers: hosts.map((h) => container(`vr-${h}`, 'a', 'compute', h)) },
     ]);
-    return { ...p, hosts: [...p.hosts, ...hosts.map((h) => ({ ...p.hosts[0], name: h }))], rollout: { computeCanary: 1, computeBatchPercent: 50 } };
+    return { ...p, hosts: [...p.hosts, ...hosts.map((h) => ({ ...p.hosts[0], name: h }))], rollout: { computeCanary: 1, computeBatchPercent: 50, parkTimeoutSeconds: 0 } };
   };
   const events: string[] = [];
   const summary = await runPipeline(computePlan(), stubs(events), 'wf-batches');
@@ -223,4 +236,95 @@ test('compute hosts roll out in batches: the canary first, then a share at a tim
   expect(failed.failedStep?.id).toBe('health:vr-c3@c3');
   expect(events2.some((e) => e.startsWith('start vr-c4'))).toBe(false);
   expect(failed.steps.find((s) => s.id === 'start:vr-c4@c4')).toMatchObject({ status: 'blocked', detail: 'compute batch 2 of 3: c2, c3 failed' });
+});
+
+// --- Parking: a step that still fails waits for an operator decision; independent branches go on.
+
+/** Build stubs where image a fails until `fixed()` is called. */
+function failingUntilFixed(events: string[]) {
+  let broken = true;
+  const base = stubs(events);
+  const acts: typeof activities = {
+    ...base,
+    async buildImage(req) {
+      if (req.image.name === 'a' && broken) throw ApplicationFailure.nonRetryable('build of a failed: RUN false', 'BuildFailed');
+      return base.buildImage(req);
+    },
+  };
+  return { acts, fix: () => (broken = false) };
+}
+const parkingPlan = (timeout: number, stages: { name: string; containers: PlannedContainer[] }[] = []) => ({
+  ...plan([image('a', null), image('b', 'a'), image('c', null), image('d', 'c')], stages),
+  rollout: { ...DEFAULT_ROLLOUT, parkTimeoutSeconds: timeout },
+});
+async function waitForSummary(h: WorkflowHandle<typeof deployPipeline>, ok: (s: RunSummary) => boolean): Promise<RunSummary> {
+  for (let i = 0; i < 200; i++) {
+    const s = await h.query(runSummaryQuery).catch(() => undefined);
+    if (s && ok(s)) return s;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the run never reached the expected state');
+}
+
+test('a failed step parks (other branches finish); skip of a step with dependents is refused; retry completes the run', async () => {
+  const events: string[] = [];
+  const { acts, fix } = failingUntilFixed(events);
+  await withWorkers(acts, 'wf-park-retry', async (start) => {
+    const h = await start();
+    const parked = await waitForSummary(h, (s) => s.status === 'parked' && s.steps.find((x) => x.id === 'push:d')?.status === 'completed');
+    expect(parked.parked).toEqual([expect.objectContaining({ id: 'build:a', error: 'build of a failed: RUN false' })]);
+    expect(parked.steps.find((x) => x.id === 'build:a')?.status).toBe('parked');
+    expect((await h.describe()).typedSearchAttributes.get(SEARCH_ATTRIBUTES.status)).toBe('parked');
+    const refused = (d: Decision) => h.executeUpdate(decideUpdate, { args: [d] }).then(() => 'accepted', (e: Error & { cause?: Error }) => e.cause?.message ?? e.message);
+    expect(await refused({ action: 'skip', step: 'build:a' })).toMatch(/has dependents \(build:b\).*--force/);
+    expect(await refused({ action: 'retry', step: 'build:c' })).toMatch(/build:c is not parked \(parked: build:a\)/);
+    fix();
+    expect(await h.executeUpdate(decideUpdate, { args: [{ action: 'retry', by: 'alice' }] })).toEqual({ steps: ['build:a'], action: 'retry' });
+    const done = await h.result();
+    expect(done.status).toBe('completed');
+    expect(done.images).toEqual({ built: 4, skipped: 0, failed: 0, blocked: 0 });
+    expect(done.decisions).toEqual([expect.objectContaining({ action: 'retry', step: 'build:a', by: 'alice' })]);
+    expect((await h.describe()).typedSearchAttributes.get(SEARCH_ATTRIBUTES.status)).toBe('completed');
+  }, parkingPlan(3600));
+});
+
+test('abort fails the parked step: its children are blocked and the run fails with the record', async () => {
+  const { acts } = failingUntilFixed([]);
+  await withWorkers(acts, 'wf-park-abort', async (start) => {
+    const h = await start();
+    await waitForSummary(h, (s) => s.status === 'parked');
+    await h.executeUpdate(decideUpdate, { args: [{ action: 'abort' }] });
+    const error = await h.result().catch((e: unknown) => e);
+    const summary = ((error as WorkflowFailedError).cause as ApplicationFailure).details?.[0] as RunSummary;
+    expect(summary.failedStep).toEqual({ id: 'build:a', message: 'build of a failed: RUN false' });
+    expect(summary.steps.find((x) => x.id === 'build:b')?.status).toBe('blocked');
+    expect(summary.parked).toEqual([]);
+  }, parkingPlan(3600));
+});
+
+test('a parked step waits at most the park timeout, then the run fails cleanly with the same record', async () => {
+  const { acts } = failingUntilFixed([]);
+  const error = await runPipeline(parkingPlan(2), acts, 'wf-park-timeout').catch((e: unknown) => e);
+  const summary = ((error as WorkflowFailedError).cause as ApplicationFailure).details?.[0] as RunSummary;
+  expect(summary.failedStep).toEqual({ id: 'build:a', message: 'build of a failed: RUN false' });
+  const a = summary.steps.find((x) => x.id === 'build:a')!;
+  expect(Date.parse(a.endTime!) - Date.parse(a.startTime!)).toBeGreaterThanOrEqual(2000);
+});
+
+test('skipping a failed health gate lets the next stage start', async () => {
+  const events: string[] = [];
+  const p = { ...plan([image('a', null)], [
+    { name: 'common', containers: [container('one', 'a', 'common')] },
+    { name: 'database', containers: [container('two', 'a', 'database')] },
+  ]), rollout: { ...DEFAULT_ROLLOUT, parkTimeoutSeconds: 3600 } };
+  await withWorkers(stubs(events, { failHealth: 'one' }), 'wf-park-skip', async (start) => {
+    const h = await start();
+    await waitForSummary(h, (s) => s.parked?.[0]?.id === 'health:one@h1');
+    expect(events.some((e) => e.startsWith('start two'))).toBe(false);
+    await h.executeUpdate(decideUpdate, { args: [{ action: 'skip', step: 'health:one@h1' }] });
+    const done = await h.result();
+    expect(done.status).toBe('completed');
+    expect(events).toContain('healthy two');
+    expect(done.steps.find((x) => x.id === 'health:one@h1')).toMatchObject({ status: 'skipped', detail: expect.stringContaining('skipped by an operator') });
+  }, p);
 });
