@@ -7,4 +7,5 @@ require('ts-node').register({
   transpileOnly: true,
   swc: true,
 });
-require('../cli/main').main(process.argv.slice(2));
+// Exit when the command is done: a run left parked still has a long poll open on its result.
+require('../cli/main').main(process.argv.slice(2)).then(() => process.exit());

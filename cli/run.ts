@@ -16,7 +16,20 @@ import { SELECTION_HELP, SELECTION_OPTIONS, selectionFrom } from './selection-op
 import { onePositional, UsageError } from './usage';
 import { queuePrefix } from './worker';
 
-const RUN_OPTIONS = { json: { type: 'boolean' }, 'no-cache': { type: 'boolean' }, 'with-worker': { type: 'boolean' }, initiator: { type: 'string' } } as const;
+const RUN_OPTIONS = { json: { type: 'boolean' }, 'no-cache': { type: 'boolean' }, 'with-worker': { type: 'boolean' }, initiator: { type: 'string' }, builds: { type: 'string' }, pushes: { type: 'string' } } as const;
+const LIMITS_HELP = `  --builds N     builds at once (default: the topology's concurrency.builds, else 2)
+  --pushes N     pushes at once (default: the topology's concurrency.pushes, else 1)`;
+
+/** The topology's build and push limits, overridden from the command line. */
+function withLimits(plan: Plan, values: Record<string, unknown>): Plan {
+  const limit = (name: 'builds' | 'pushes') => {
+    if (values[name] === undefined) return plan.concurrency[name];
+    const n = Number(values[name]);
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--${name} takes a number from 1 to 64`);
+    return n;
+  };
+  return { ...plan, concurrency: { ...plan.concurrency, builds: limit('builds'), pushes: limit('pushes') } };
+}
 
 export const runCommand: Command = {
   name: 'run',
@@ -29,11 +42,12 @@ export const runCommand: Command = {
   --json         the last line of output is one JSON object: {runId, status, images, containers, ...}
   --no-cache     rebuild images even when an identical build exists
   --with-worker  also run a worker (both task queues) in this process for the duration of the run
-  --initiator    who started the run, for audit (default: $USER@hostname)`,
+  --initiator    who started the run, for audit (default: $USER@hostname)
+${LIMITS_HELP}`,
   options: RUN_OPTIONS,
   async run({ values, positionals }) {
     const { plan } = loadPlan(onePositional(positionals, 'topology file'));
-    return startAndFollow(plan, values, 'Deploy');
+    return startAndFollow(withLimits(plan, values), values, 'Deploy');
   },
 };
 
@@ -44,14 +58,15 @@ export const buildCommand: Command = {
 
   The build part of the pipeline: each image starts as soon as its own parent is pushed; a failed image blocks its
   children only. Same output as run (--json: last line {runId, status, images: {built, skipped, failed, blocked}, ...}).
-${SELECTION_HELP}`,
+${SELECTION_HELP}
+${LIMITS_HELP}`,
   options: { ...RUN_OPTIONS, ...SELECTION_OPTIONS },
   async run({ values, positionals }) {
     const { topology, plan } = loadPlan(onePositional(positionals, 'topology file'));
     const { selected, unknown } = selectImages(topology.catalog.images, selectionFrom(values));
     if (unknown.length) throw new UsageError(`no image named ${unknown.join(', ')} in ${topology.catalog.file}`);
     const names = new Set(selected.map((s) => s.name));
-    return startAndFollow({ ...plan, images: plan.images.filter((i) => names.has(i.name)), hosts: [], stages: [] }, values, 'Build');
+    return startAndFollow({ ...withLimits(plan, values), images: plan.images.filter((i) => names.has(i.name)), hosts: [], stages: [] }, values, 'Build');
   },
 };
 

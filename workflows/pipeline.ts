@@ -126,17 +126,21 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
         steps.finish(id, 'completed', detail(r));
         return r;
       } catch (e) {
-        if (e instanceof Blocked) return recordFailure(id, e);
-        const message = failureMessage(e);
-        const action = await park(id, message);
-        if (action === 'retry') continue;
-        if (action === 'skip') {
-          steps.finish(id, 'skipped', `skipped by an operator after: ${message}`);
-          throw new Skipped(`${id} was skipped`);
-        }
-        return recordFailure(id, e);
+        await afterFailure(id, e);
       }
     }
+  }
+  /** After a failed attempt: parks; returns when the operator wants it run again, else throws (skipped or failed). */
+  async function afterFailure(id: string, e: unknown): Promise<void> {
+    if (e instanceof Blocked) return recordFailure(id, e);
+    const message = failureMessage(e);
+    const action = await park(id, message);
+    if (action === 'retry') return;
+    if (action === 'skip') {
+      steps.finish(id, 'skipped', `skipped by an operator after: ${message}`);
+      throw new Skipped(`${id} was skipped`);
+    }
+    return recordFailure(id, e);
   }
   function recordFailure(id: string, e: unknown): never {
     if (e instanceof Blocked) {
@@ -207,11 +211,13 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   }
 
   async function lookUp(buildId: string, request: BuildRequest): Promise<LookupResult> {
-    try {
-      return await build.lookupImage.executeWithOptions({ summary: `look up ${request.image.name} in the registry` }, [request]);
-    } catch (e) {
-      steps.start(buildId);
-      return recordFailure(buildId, e);
+    for (;;) {
+      try {
+        return await build.lookupImage.executeWithOptions({ summary: `look up ${request.image.name} in the registry` }, [request]);
+      } catch (e) {
+        steps.start(buildId);
+        await afterFailure(buildId, e);
+      }
     }
   }
 

@@ -6,7 +6,7 @@ import * as path from 'path';
 import { PROJECT_ROOT } from '../../lib/paths';
 import type { RunSummary, Step } from '../../model/steps';
 import { scratchDir } from '../helpers/files';
-import { cli, labStatus, lastJsonLine, registryGet, secret, startWorker, uniqueSuffix, type LabStatus, type WorkerProcess } from '../helpers/lab';
+import { cli, labStatus, labTopology, lastJsonLine, registryGet, secret, startWorker, uniqueSuffix, type LabStatus, type WorkerProcess } from '../helpers/lab';
 import { temporalCli } from '../helpers/temporal';
 
 jest.setTimeout(300000);
@@ -37,22 +37,15 @@ function writeProject(images: (keyof typeof names)[], release: string): string {
   for (const k of images) files[`${names[k]}/Dockerfile`] = dockerfile(spec[k].parent ?? 'busybox:local', spec[k].run);
   dir = scratchDir(files);
   const topology = path.join(dir, `build-${release}.yaml`);
-  fs.writeFileSync(topology, `name: b4${suffix}
-release: "${release}"
-catalog: ${path.join(dir, 'catalog.yaml')}
-registry: { address: "${lab.registry.address}", ca: "${lab.registry.ca}", username: ${lab.registry.username}, password: { secret: ${lab.registry.passwordSecret} } }
-ssh: { user: root, keyFile: "@lab/ssh/id_ed25519", knownHosts: "@lab/ssh/known_hosts" }
-hosts:
-  - { name: controller1, address: ${lab.hosts[0].address}, roles: [controller] }
-roles: { controller: {} }
-services:
-  - { name: svc, image: ${names[images[images.length - 1]]}, stage: common, roles: [controller] }
-`);
+  fs.writeFileSync(topology, labTopology(lab, {
+    name: `b4${suffix}`, release, catalog: path.join(dir, 'catalog.yaml'),
+    services: `  - { name: svc, image: ${names[images[images.length - 1]]}, stage: common, roles: [controller] }`,
+  }));
   return topology;
 }
 
-async function build(images: (keyof typeof names)[], release: string) {
-  const r = await cli(['build', writeProject(images, release), '--json'], env);
+async function build(images: (keyof typeof names)[], release: string, extra: string[] = []) {
+  const r = await cli(['build', writeProject(images, release), '--json', ...extra], env);
   return { ...r, summary: lastJsonLine<Summary>(r.stdout) };
 }
 
@@ -83,8 +76,8 @@ afterAll(async () => {
 
 let first: Awaited<ReturnType<typeof build>>;
 
-test('build --json: every image built and pushed, each sub only after its own parent was pushed', async () => {
-  first = await build(['base', 'web', 'tools'], `r1-${suffix}`);
+test('build --json: every image built and pushed, each sub only after its own parent was pushed; --builds 1 builds one at a time', async () => {
+  first = await build(['base', 'web', 'tools'], `r1-${suffix}`, ['--builds', '1']);
   expect(first.code).toBe(0);
   expect(first.summary).toMatchObject({ status: 'completed', images: { built: 3, skipped: 0, failed: 0, blocked: 0 } });
   const steps = await statusSteps(first.summary.runId);
@@ -94,6 +87,9 @@ test('build --json: every image built and pushed, each sub only after its own pa
     expect(b).toMatchObject({ kind: 'build', target: sub, parent: names.base, status: 'completed' });
     expect(Date.parse(b.startTime!)).toBeGreaterThanOrEqual(Date.parse(basePushed.endTime!));
   }
+  // --builds 1 from the command line: the two subs, ready at the same moment, did not build at the same time.
+  const [w, t] = [names.web, names.tools].map((n) => steps.find((s) => s.id === `build:${n}`)!).sort((x, y) => Date.parse(x.startTime!) - Date.parse(y.startTime!));
+  expect(Date.parse(t.startTime!)).toBeGreaterThanOrEqual(Date.parse(w.endTime!));
   // Each build has its own log file, named in the summary.
   for (const n of [names.base, names.web, names.tools]) expect(fs.readFileSync(first.summary.buildLogs[n], 'utf8')).toContain('Step 1/');
 });

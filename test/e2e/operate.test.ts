@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { PROJECT_ROOT } from '../../lib/paths';
 import type { RunSummary } from '../../model/steps';
-import { cli, labStatus, lastJsonLine, secret, sshRun, startWorker, uniqueSuffix, type LabStatus, type WorkerProcess } from '../helpers/lab';
+import { cli, labStatus, labTopology, lastJsonLine, secret, sshRun, startWorker, uniqueSuffix, type LabStatus, type WorkerProcess } from '../helpers/lab';
 
 jest.setTimeout(300000);
 
@@ -22,19 +22,12 @@ let topology: string;
 
 function writeTopology(backGreeting: string): string {
   const file = path.join(workDir, 'op.yaml');
-  fs.writeFileSync(file, `name: op${suffix}
-release: "op-${suffix}"
-catalog: ${path.join(PROJECT_ROOT, 'images/smoke.yaml')}
-registry: { address: "${lab.registry.address}", ca: "@lab/tls/ca.crt", username: ${lab.registry.username}, password: { secret: ${lab.registry.passwordSecret} } }
-ssh: { user: root, keyFile: "@lab/ssh/id_ed25519", knownHosts: "@lab/ssh/known_hosts" }
-hosts:
-  - { name: controller1, address: ${lab.hosts[0].address}, roles: [controller] }
-roles:
-  controller: { directories: [{ path: ${dataDir}, mode: "0750" }] }
-services:
-  - { name: ${front}, image: smoke-web, stage: common, roles: [controller], env: { LISTEN_PORT: "${ports.front}" }, volumes: ["${dataDir}:/data"], health: { tcp: ${ports.front}, timeoutSeconds: 30 } }
-  - { name: ${back}, image: smoke-web, stage: database, roles: [controller], env: { LISTEN_PORT: "${ports.back}", GREETING: "${backGreeting}" }, health: { tcp: ${ports.back}, timeoutSeconds: 30 } }
-`);
+  fs.writeFileSync(file, labTopology(lab, {
+    name: `op${suffix}`, release: `op-${suffix}`, catalog: path.join(PROJECT_ROOT, 'images/smoke.yaml'),
+    roles: `  controller: { directories: [{ path: ${dataDir}, mode: "0750" }] }`,
+    services: `  - { name: ${front}, image: smoke-web, stage: common, roles: [controller], env: { LISTEN_PORT: "${ports.front}" }, volumes: ["${dataDir}:/data"], health: { tcp: ${ports.front}, timeoutSeconds: 30 } }
+  - { name: ${back}, image: smoke-web, stage: database, roles: [controller], env: { LISTEN_PORT: "${ports.back}", GREETING: "${backGreeting}" }, health: { tcp: ${ports.back}, timeoutSeconds: 30 } }`,
+  }));
   return file;
 }
 

@@ -109,3 +109,19 @@ export async function startWorker(env: NodeJS.ProcessEnv): Promise<WorkerProcess
 export function uniqueSuffix(): string {
   return `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
 }
+
+/** A topology on the lab's registry and SSH settings: the header every e2e test shares, then its own hosts, roles and services. */
+export function labTopology(lab: LabStatus, t: { name: string; release: string; catalog: string; hosts?: string; roles?: string; services: string; passwordSecret?: string }): string {
+  return `name: ${t.name}
+release: "${t.release}"
+catalog: ${t.catalog}
+registry: { address: "${lab.registry.address}", ca: "@lab/tls/ca.crt", username: ${lab.registry.username}, password: { secret: ${t.passwordSecret ?? lab.registry.passwordSecret} } }
+ssh: { user: root, keyFile: "@lab/ssh/id_ed25519", knownHosts: "@lab/ssh/known_hosts" }
+hosts:
+${t.hosts ?? `  - { name: controller1, address: ${lab.hosts[0].address}, roles: [controller] }`}
+roles:
+${t.roles ?? '  controller: {}'}
+services:
+${t.services}
+`;
+}
