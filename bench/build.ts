@@ -121,9 +121,8 @@ async function timed(fn: () => Promise<void>): Promise<number> {
 function copyProject(work: string, release: string): string {
   fs.cpSync(path.join(PROJECT_ROOT, 'images'), path.join(work, 'images'), { recursive: true });
   fs.mkdirSync(path.join(work, 'topology'));
-  const topology = fs.readFileSync(path.join(PROJECT_ROOT, 'topology/lab.yaml'), 'utf8')
-    .replace(/^release: .*$/m, `release: "${release}"`)
-    .replace(/"@lab\//g, `"${labStatus().labDir}/`);
+  // "@lab/" paths name the lab directory wherever the topology file is; the catalog path is relative, so it is the copy's.
+  const topology = fs.readFileSync(path.join(PROJECT_ROOT, 'topology/lab.yaml'), 'utf8').replace(/^release: .*$/m, `release: "${release}"`);
   const file = path.join(work, 'topology/lab.yaml');
   fs.writeFileSync(file, topology);
   return file;

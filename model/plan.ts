@@ -3,6 +3,7 @@
 import { BASE_IMAGE_ARG, buildLevels } from './catalog';
 import { deriveAddresses, type DerivedAddress } from './addresses';
 import { placeService } from './topology';
+import { stepId } from './steps';
 import type { Concurrency, DirectorySpec, HealthCheck, Rollout, SecretRef, Topology } from './types';
 
 export interface PlannedImage {
@@ -158,4 +159,19 @@ function declaredSecrets(names: string[], secrets: Record<string, SecretRef>): R
 function uniqueBy<T>(items: T[], key: (t: T) => string): T[] {
   const seen = new Set<string>();
   return items.filter((i) => (seen.has(key(i)) ? false : (seen.add(key(i)), true)));
+}
+
+/** Steps that cannot run if this one is skipped: child images and containers of an image, containers of a host. */
+export function dependentsOf(plan: Plan, id: string): string[] {
+  const [kind, rest] = [id.slice(0, id.indexOf(':')), id.slice(id.indexOf(':') + 1)];
+  const containers = plan.stages.flatMap((s) => s.containers);
+  if (kind === 'build' || kind === 'push') {
+    return [
+      ...plan.images.filter((i) => i.parent === rest).map((i) => `build:${i.name}`),
+      ...containers.filter((c) => c.image === rest).map((c) => stepId('start', c.name, c.host)),
+    ];
+  }
+  if (kind === 'prepare') return containers.filter((c) => c.host === rest).map((c) => stepId('start', c.name, c.host));
+  if (kind === 'start') return [`health:${rest}`];
+  return [];
 }

@@ -3,7 +3,7 @@
 import { ApplicationFailure, condition, patched, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, type ActivityOptions } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import type { BuildRequest, LookupResult, PushResult } from '../activities/images';
-import type { Plan, PlannedContainer, PlannedHost, PlannedImage } from '../model/plan';
+import { dependentsOf, type Plan, type PlannedContainer, type PlannedHost, type PlannedImage } from '../model/plan';
 import { decideUpdate, runSummaryQuery, SEARCH_ATTRIBUTES, type TaskQueues } from '../model/shared';
 import { Semaphore } from '../model/semaphore';
 import { StepLog, stepId, type DecisionAction, type ParkedStep, type RunSummary } from '../model/steps';
@@ -46,7 +46,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     stageOrder: plan.stages.map((s) => s.name),
     images: { built: 0, skipped: 0, failed: 0, blocked: 0 },
     containers: { created: 0, recreated: 0, unchanged: 0 },
-    digests: {}, buildLogs: {}, steps: [],
+    digests: {}, buildLogs: {}, steps: [], decisions: [],
   };
   const snapshot = (): RunSummary => ({ ...summary, steps: steps.all() });
   setHandler(runSummaryQuery, snapshot);
@@ -60,7 +60,6 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   const parked = new Map<string, ParkedStep>();
   const decided = new Map<string, DecisionAction>();
   let abortAll = false;
-  summary.decisions = [];
   const publishParkedState = () => {
     summary.parked = [...parked.values()];
     // What the UI shows as the run's current details: why it waits, and what an operator can do.
@@ -364,17 +363,3 @@ function failureMessage(e: unknown): string {
   return cur?.message ?? String(e);
 }
 
-/** Steps that cannot run if this one is skipped: child images and containers of an image, containers of a host. */
-export function dependentsOf(plan: Plan, id: string): string[] {
-  const [kind, rest] = [id.slice(0, id.indexOf(':')), id.slice(id.indexOf(':') + 1)];
-  const containers = plan.stages.flatMap((s) => s.containers);
-  if (kind === 'build' || kind === 'push') {
-    return [
-      ...plan.images.filter((i) => i.parent === rest).map((i) => `build:${i.name}`),
-      ...containers.filter((c) => c.image === rest).map((c) => stepId('start', c.name, c.host)),
-    ];
-  }
-  if (kind === 'prepare') return containers.filter((c) => c.host === rest).map((c) => stepId('start', c.name, c.host));
-  if (kind === 'start') return [`health:${rest}`];
-  return [];
-}
