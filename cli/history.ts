@@ -16,6 +16,8 @@ export interface HistoryEntry {
   release: string | null;
   topology: string | null;
   initiator: string | null;
+  /** The run this one resumed, if it was started by `resume`. */
+  resumedFrom: string | null;
   startTime: string;
   closeTime: string | null;
 }
@@ -41,7 +43,8 @@ export const historyCommand: Command = {
 
   Lists runs from Temporal's visibility store, newest first: run id, outcome, release, who started it, start time and
   duration. STATUS: running, completed, failed, canceled, terminated, timed-out. --limit: at most N runs (default 20).
-  --json: the last line is an array of {runId, status, release, topology, initiator, startTime, closeTime}.`,
+  --json: the last line is an array of {runId, status, release, topology, initiator, resumedFrom, startTime,
+  closeTime}.`,
   options: { release: { type: 'string' }, topology: { type: 'string' }, status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
   async run({ values, positionals }) {
     if (positionals.length) throw new UsageError(`unexpected arguments: ${positionals.join(' ')}`);
@@ -58,6 +61,7 @@ export const historyCommand: Command = {
         release: attr<string>(SEARCH_ATTRIBUTES.release),
         topology: attr<string>(SEARCH_ATTRIBUTES.topology),
         initiator: attr<string>(SEARCH_ATTRIBUTES.initiator),
+        resumedFrom: attr<string>(SEARCH_ATTRIBUTES.resumedFrom),
         startTime: wf.startTime.toISOString(),
         closeTime: wf.closeTime?.toISOString() ?? null,
       });
@@ -70,7 +74,7 @@ export const historyCommand: Command = {
     if (!entries.length) console.log(`no runs match (${query})`);
     for (const e of entries) {
       const duration = formatElapsed((e.closeTime ? Date.parse(e.closeTime) : Date.now()) - Date.parse(e.startTime));
-      console.log(`${e.startTime.replace('T', ' ').slice(0, 19)}  ${e.status.padEnd(10)} ${duration.padStart(7)}  ${(e.release ?? '').padEnd(18)} ${(e.initiator ?? '').padEnd(16)} ${e.runId}`);
+      console.log(`${e.startTime.replace('T', ' ').slice(0, 19)}  ${e.status.padEnd(10)} ${duration.padStart(7)}  ${(e.release ?? '').padEnd(18)} ${(e.initiator ?? '').padEnd(16)} ${e.runId}${e.resumedFrom ? ` (resumes ${e.resumedFrom})` : ''}`);
     }
     if (entries.length) console.log(`(details: contrail-deploy status <run-id>; in the UI: ${uiLink(entries[0].runId, client.options.namespace).replace(/[^/]+$/, '')})`);
     return 0;

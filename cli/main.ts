@@ -8,6 +8,7 @@ import { imagesCommand } from './images';
 import { labCommand } from './lab';
 import { downCommand, logsCommand } from './operate';
 import { planCommand } from './plan';
+import { resumeCommand } from './resume';
 import { buildCommand, runCommand } from './run';
 import { statusCommand } from './status';
 import { workerCommand } from './worker';
@@ -21,7 +22,7 @@ export interface Command {
   run(args: { values: Record<string, unknown>; positionals: string[] }): Promise<number>;
 }
 
-const COMMANDS: Command[] = [labCommand, workerCommand, planCommand, imagesCommand, buildCommand, runCommand, statusCommand, retryCommand, skipCommand, abortCommand, historyCommand, logsCommand, downCommand, composeCommand];
+const COMMANDS: Command[] = [labCommand, workerCommand, planCommand, imagesCommand, buildCommand, runCommand, statusCommand, retryCommand, skipCommand, abortCommand, resumeCommand, historyCommand, logsCommand, downCommand, composeCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

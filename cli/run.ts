@@ -1,6 +1,6 @@
 // `contrail-deploy run <topology>` and `build <topology>`: start the pipeline with a business id, follow it to the end.
 import * as os from 'os';
-import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ServiceError, WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { loadPlan } from '../lib/load';
 import { connectClient, uiLink } from '../lib/temporal';
 import { runSummaryQuery, SEARCH_ATTRIBUTES, taskQueues, type TaskQueues } from '../model/shared';
@@ -47,7 +47,7 @@ ${LIMITS_HELP}`,
   options: RUN_OPTIONS,
   async run({ values, positionals }) {
     const { plan } = loadPlan(onePositional(positionals, 'topology file'));
-    return startAndFollow(withLimits(plan, values), values, 'Deploy');
+    return startAndFollow(withLimits(plan, values), values);
   },
 };
 
@@ -66,11 +66,13 @@ ${LIMITS_HELP}`,
     const { selected, unknown } = selectImages(topology.catalog.images, selectionFrom(values));
     if (unknown.length) throw new UsageError(`no image named ${unknown.join(', ')} in ${topology.catalog.file}`);
     const names = new Set(selected.map((s) => s.name));
-    return startAndFollow({ ...withLimits(plan, values), images: plan.images.filter((i) => names.has(i.name)), hosts: [], stages: [] }, values, 'Build');
+    return startAndFollow({ ...withLimits(plan, values), images: plan.images.filter((i) => names.has(i.name)), hosts: [], stages: [] }, values);
   },
 };
 
-async function startAndFollow(plan: Plan, values: Record<string, unknown>, what: 'Deploy' | 'Build'): Promise<number> {
+/** Starts a pipeline run of the plan (a resume names the run it continues) and follows it to the end. */
+export async function startAndFollow(plan: Plan, values: Record<string, unknown>, resumedFrom?: string): Promise<number> {
+  const what = plan.stages.length || plan.hosts.length ? 'Deploy' : 'Build';
   const json = Boolean(values.json);
   const out = (line: string) => console.log(line);
   const client = await connectClient();
@@ -85,17 +87,18 @@ async function startAndFollow(plan: Plan, values: Record<string, unknown>, what:
     const handle = await client.workflow.start(deployPipeline, {
       taskQueue: queues.deploy,
       workflowId: runId,
-      args: [{ runId, plan, queues, noCache: Boolean(values['no-cache']) }],
+      args: [{ runId, plan, queues, noCache: Boolean(values['no-cache']), resumedFrom }],
       typedSearchAttributes: [
         { key: SEARCH_ATTRIBUTES.release, value: plan.release },
         { key: SEARCH_ATTRIBUTES.topology, value: plan.topology },
         { key: SEARCH_ATTRIBUTES.initiator, value: initiator },
         { key: SEARCH_ATTRIBUTES.status, value: 'running' },
+        ...(resumedFrom ? [{ key: SEARCH_ATTRIBUTES.resumedFrom, value: resumedFrom }] : []),
       ],
-      staticSummary: `${what} ${plan.topology} release ${plan.release}`,
-      staticDetails: `${plan.images.length} images to ${plan.registry.address}; hosts ${plan.hosts.map((h) => `${h.name} (${h.address})`).join(', ') || 'none'}; started by ${initiator} from ${plan.topologyFile}`,
+      staticSummary: `${what} ${plan.topology} release ${plan.release}${resumedFrom ? ` (resumes ${resumedFrom})` : ''}`,
+      staticDetails: `${plan.images.length} images to ${plan.registry.address}; hosts ${plan.hosts.map((h) => `${h.name} (${h.address})`).join(', ') || 'none'}; started by ${initiator} from ${plan.topologyFile}${resumedFrom ? `; resumes run ${resumedFrom}: finished work is checked against the registry and the hosts, not redone` : ''}`,
     });
-    out(`run ${runId} started by ${initiator}`);
+    out(`run ${runId} started by ${initiator}${resumedFrom ? ` (resumes ${resumedFrom})` : ''}`);
     out(`  ui: ${uiLink(runId, client.options.namespace)}`);
     return await followAndReport(handle, json);
   } finally {
@@ -141,15 +144,7 @@ async function follow(handle: WorkflowHandle<typeof deployPipeline>, out: (l: st
       out(`  ${new Date().toISOString().slice(11, 19)} ${s.id.padEnd(36)} ${s.status}${s.detail && s.status !== 'running' ? `: ${firstLine(s.detail)}` : ''}`);
     }
   };
-  const result = handle.result().then(
-    (summary) => summary,
-    (e: unknown) => {
-      const summary = summaryFromFailure(e);
-      if (summary) return summary;
-      if (e instanceof WorkflowFailedError) throw new Error(`run ${handle.workflowId} ended: ${e.cause?.message ?? e.message}`);
-      throw e;
-    },
-  );
+  const result = outcome(handle, out);
   let done = false;
   void result.finally(() => (done = true)).catch(() => undefined);
   while (!done) {
@@ -172,6 +167,25 @@ async function follow(handle: WorkflowHandle<typeof deployPipeline>, out: (l: st
   return summary;
 }
 
+/** The run's result. The run is durable: while the Temporal server is unreachable (a restart), keep asking. */
+async function outcome(handle: WorkflowHandle<typeof deployPipeline>, out: (l: string) => void): Promise<RunSummary> {
+  let lostSince: number | undefined;
+  for (;;) {
+    try {
+      return await handle.result();
+    } catch (e) {
+      const summary = summaryFromFailure(e);
+      if (summary) return summary;
+      if (e instanceof WorkflowFailedError) throw new Error(`run ${handle.workflowId} ended: ${e.cause?.message ?? e.message}`);
+      if (!(e instanceof ServiceError) || (lostSince !== undefined && Date.now() - lostSince > SERVER_PATIENCE_MS)) throw e;
+      if (lostSince === undefined) out(`  lost the Temporal server (${e.message.split('\n')[0]}); the run goes on there, reconnecting...`);
+      lostSince ??= Date.now();
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}
+const SERVER_PATIENCE_MS = 10 * 60 * 1000;
+
 function firstLine(s: string): string {
   const line = s.split('\n')[0];
   return line.length > 140 ? `${line.slice(0, 137)}...` : line;
@@ -184,7 +198,7 @@ export function summaryLine(s: RunSummary): string {
 
 /** The --json object: stable fields that later versions extend, never break. */
 export function publicSummary(s: RunSummary) {
-  return { runId: s.runId, status: s.status, release: s.release, topology: s.topology, images: s.images, containers: s.containers, digests: s.digests, releaseTag: s.releaseTag ?? null, buildLogs: s.buildLogs, failedStep: s.failedStep ?? null, parked: s.parked ?? [] };
+  return { runId: s.runId, resumedFrom: s.resumedFrom ?? null, status: s.status, release: s.release, topology: s.topology, images: s.images, containers: s.containers, digests: s.digests, releaseTag: s.releaseTag ?? null, buildLogs: s.buildLogs, failedStep: s.failedStep ?? null, parked: s.parked ?? [], decisions: s.decisions ?? [] };
 }
 
 async function refuseConcurrentRun(client: Client, topology: string, release: string): Promise<void> {

@@ -21,7 +21,7 @@ REGISTRY_USER=contrail
 TEMPORAL_PORT=7233
 TEMPORAL_UI_PORT=8233
 TEMPORAL_CLI_VERSION=v1.5.1
-SEARCH_ATTRIBUTES=(ReleaseTag Topology Initiator RunStatus)
+SEARCH_ATTRIBUTES=(ReleaseTag Topology Initiator RunStatus ResumedFrom)
 NAMESPACE_RETENTION=2160h # 90 days of run history for audit
 # Host paths that host preparation may create; each test host gets its own copy (bind mounts in its mount namespace).
 PRIVATE_HOST_PATHS=(/dockervolumes /var/lib/nova /var/lib/libvirt /var/lib/contrail /etc/contrail /var/log/contrail /etc/modules-load.d)
@@ -42,6 +42,7 @@ declare -A PREREQS=(
   [dockerd]=docker.io [docker-registry]=docker-registry [htpasswd]=apache2-utils [openssl]=openssl
   [ip]=iproute2 [nsenter]=util-linux [unshare]=util-linux [sshd]=openssh-server [ssh-keygen]=openssh-client
   [ssh]=openssh-client [debootstrap]=debootstrap [modprobe]=kmod [curl]=curl
+  [chromium]=chromium
 )
 
 check_prereqs() {
@@ -495,10 +496,13 @@ cmd_exec() {
 
 # Faults for tests of retries and crash survival: the registry goes away and comes back; a host's link drops.
 cmd_fault() {
-  local usage="usage: lab fault registry down|up | lab fault link HOST down|up"
+  local usage="usage: lab fault registry down|up | lab fault temporal down|up | lab fault link HOST down|up"
   case "${1:-} ${2:-}" in
     "registry down") stop_pid "$LAB_DIR/registry/pid" 5 ;;
     "registry up") start_registry ;;
+    # The dev server stops and starts again on the same SQLite file: runs in flight must survive it.
+    "temporal down") stop_pid "$LAB_DIR/temporal/pid" 10 ;;
+    "temporal up") start_temporal ;;
     "link "*)
       local state=${3:-} i
       [[ $state == down || $state == up ]] || die "$usage" 2
@@ -518,5 +522,5 @@ case "${1:-}" in
   env) cmd_env ;;
   exec) shift; cmd_exec "$@" ;;
   temporal-cli) mkdir -p "$LAB_DIR/logs"; temporal_cli ;;
-  *) echo "usage: lab.sh up [--hosts N] | down [--purge-cache] | status [--json] | env | exec HOST CMD... | fault registry|link ... | temporal-cli" >&2; exit 2 ;;
+  *) echo "usage: lab.sh up [--hosts N] | down [--purge-cache] | status [--json] | env | exec HOST CMD... | fault registry|temporal|link ... | temporal-cli" >&2; exit 2 ;;
 esac

@@ -59,6 +59,10 @@ export class HostSession {
       port: target.port,
       username: target.user,
       readyTimeout: timeoutMs,
+      // A host whose link drops sends nothing back, not even a reset: without keepalives a pull or a wait on it
+      // hangs until the activity's start-to-close timeout while the timer heartbeats say all is well.
+      keepaliveInterval: 5000,
+      keepaliveCountMax: 3,
       hostVerifier: (key: Buffer) => {
         keyMismatch = !pinned.some((p) => p.equals(key));
         return !keyMismatch;
@@ -89,6 +93,9 @@ export class HostSession {
       });
       client.connect(config);
     });
+    // A connection lost later (keepalive timeout, reset) ends its channels, which fails what runs over them; the
+    // listener keeps the event from being thrown as unhandled.
+    client.on('error', () => undefined);
     return new HostSession(target, client);
   }
 

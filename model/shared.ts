@@ -21,6 +21,8 @@ export const SEARCH_ATTRIBUTES = {
   topology: defineSearchAttributeKey('Topology', SearchAttributeType.KEYWORD),
   initiator: defineSearchAttributeKey('Initiator', SearchAttributeType.KEYWORD),
   status: defineSearchAttributeKey('RunStatus', SearchAttributeType.KEYWORD),
+  /** On a run started by `resume`: the run it continues. */
+  resumedFrom: defineSearchAttributeKey('ResumedFrom', SearchAttributeType.KEYWORD),
 };
 
 /** The run as it stands: steps, counts, digests. */

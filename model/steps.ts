@@ -46,6 +46,8 @@ export interface RunSummary {
   status: 'running' | 'parked' | 'completed' | 'failed';
   release: string;
   topology: string;
+  /** The run this one resumes, if any. */
+  resumedFrom?: string;
   stageOrder: string[];
   images: { built: number; skipped: number; failed: number; blocked: number };
   containers: { created: number; recreated: number; unchanged: number };
@@ -96,4 +98,19 @@ export class StepLog {
     const step = this.steps.get(id);
     if (step) this.steps.set(id, { ...step, ...patch });
   }
+}
+
+/** The business id of the child workflow that runs a step, under its run: <run>/build/<image>, <run>/host/<host>,
+ *  <run>/stage/<stage>/<service>@<host>/start... An operator's retry runs the step again as "#2", "#3". */
+export function stepWorkflowId(runId: string, step: Pick<Step, 'kind' | 'target' | 'host' | 'stage'>, execution = 1): string {
+  const paths: Record<StepKind, string> = {
+    build: `build/${step.target}`,
+    push: `build/${step.target}/push`,
+    publish: `release/${step.target}`,
+    prepare: `host/${step.target}`,
+    pull: `host/${step.target}/pull`,
+    start: `stage/${step.stage}/${step.target}@${step.host}/start`,
+    health: `stage/${step.stage}/${step.target}@${step.host}/health`,
+  };
+  return `${runId}/${paths[step.kind]}${execution > 1 ? `#${execution}` : ''}`;
 }

@@ -1,1 +1,2 @@
 export { deployPipeline } from './pipeline';
+export { pipelineStep } from './activity-calls';

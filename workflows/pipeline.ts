@@ -1,12 +1,12 @@
 // The pipeline: build every image after its parent is pushed, prepare hosts, bring services up stage by stage with
 // health gates. Orchestration only: all I/O is in activities, routed to the build or deploy task queue.
-import { ApplicationFailure, condition, patched, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, type ActivityOptions } from '@temporalio/workflow';
-import type * as activities from '../activities';
+import { ApplicationFailure, condition, executeChild, patched, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { BuildRequest, LookupResult, PushResult } from '../activities/images';
 import { dependentsOf, type Plan, type PlannedContainer, type PlannedHost, type PlannedImage } from '../model/plan';
 import { decideUpdate, runSummaryQuery, SEARCH_ATTRIBUTES, type TaskQueues } from '../model/shared';
 import { Semaphore } from '../model/semaphore';
-import { StepLog, stepId, type DecisionAction, type ParkedStep, type RunSummary } from '../model/steps';
+import { StepLog, stepId, stepWorkflowId, type DecisionAction, type ParkedStep, type RunSummary } from '../model/steps';
+import { callActivity, pipelineStep, type ActivityName, type Activities, type CallProfile } from './activity-calls';
 import { batchName, stageBatches } from '../model/rollout';
 import { DEFAULT_CONCURRENCY, DEFAULT_ROLLOUT } from '../model/types';
 
@@ -15,17 +15,9 @@ export interface PipelineInput {
   plan: Plan;
   queues: TaskQueues;
   noCache?: boolean;
-}
-
-const NON_RETRYABLE = ['BuildFailed', 'BuildCancelled', 'ContextMissing', 'InvalidPlan', 'RegistryAuthFailed', 'KernelModuleMissing', 'SshRefused', 'ContainerRejected', 'HealthGateTimeout', 'SecretNotFound'];
-
-function options(taskQueue: string, startToCloseTimeout: ActivityOptions['startToCloseTimeout'], heartbeatTimeout?: ActivityOptions['heartbeatTimeout']): ActivityOptions {
-  return {
-    taskQueue,
-    startToCloseTimeout,
-    heartbeatTimeout,
-    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
-  };
+  /** Set by `resume`: the run this one continues. Nothing is taken from it on trust: every step checks the registry
+   *  and the hosts, and finds finished work finished. */
+  resumedFrom?: string;
 }
 
 /** Thrown for a step that never ran because something it needs failed. */
@@ -35,14 +27,9 @@ class Skipped extends Blocked {}
 
 export async function deployPipeline(input: PipelineInput): Promise<RunSummary> {
   const { plan, queues } = input;
-  // Activities heartbeat every few seconds: 30 s without one means the worker is gone, and another one retries.
-  const build = proxyActivities<typeof activities>(options(queues.build, '30m', '30s'));
-  const deploy = proxyActivities<typeof activities>(options(queues.deploy, '10m', '30s'));
-  const health = proxyActivities<typeof activities>({ ...options(queues.deploy, '1h', '1m'), retry: { maximumAttempts: 1 } });
-
   const steps = new StepLog(() => new Date());
   const summary: RunSummary = {
-    runId: input.runId, status: 'running', release: plan.release, topology: plan.topology,
+    runId: input.runId, status: 'running', release: plan.release, topology: plan.topology, resumedFrom: input.resumedFrom,
     stageOrder: plan.stages.map((s) => s.name),
     images: { built: 0, skipped: 0, failed: 0, blocked: 0 },
     containers: { created: 0, recreated: 0, unchanged: 0 },
@@ -51,6 +38,19 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   const snapshot = (): RunSummary => ({ ...summary, steps: steps.all() });
   setHandler(runSummaryQuery, snapshot);
   registerSteps(steps, plan);
+
+  // Each step's activity runs in a child workflow with a business id (<run>/build/<image>, <run>/host/<host>,
+  // <run>/stage/<stage>/...), so the UI and `temporal workflow list` show a run's parts by name. Runs started
+  // before this replay with the activities called directly.
+  const childSteps = patched('child-workflows');
+  const executions = new Map<string, number>();
+  function run<K extends ActivityName>(id: string, profile: CallProfile, activity: K, summary: string, ...args: Parameters<Activities[K]>): ReturnType<Activities[K]> {
+    const call = { profile, queues, activity, args, summary };
+    if (!childSteps) return callActivity(call);
+    const execution = (executions.get(id) ?? 0) + 1;
+    executions.set(id, execution);
+    return executeChild(pipelineStep, { workflowId: stepWorkflowId(input.runId, steps.get(id)!, execution), args: [call], staticSummary: summary }) as ReturnType<Activities[K]>;
+  }
 
   const failures: { id: string; message: string }[] = [];
   // A step that still fails after its retries parks: its branch waits for an operator (retry, skip, abort) while
@@ -189,7 +189,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
         summary.digests[image.name] = found.ref;
         return { image: image.name, digest: found.ref.slice(found.ref.indexOf('@') + 1), ref: found.ref };
       }
-      built = await step(buildId, () => build.buildImage.executeWithOptions({ summary: `build ${image.name}` }, [request]), (r) => (r.skipped ? `unchanged (input ${r.inputHash})` : `built ${r.imageId.slice(0, 19)}`), buildSlots);
+      built = await step(buildId, () => run(buildId, 'build', 'buildImage', `build ${image.name}`, request), (r) => (r.skipped ? `unchanged (input ${r.inputHash})` : `built ${r.imageId.slice(0, 19)}`), buildSlots);
     } catch (e) {
       if (e instanceof Skipped) summary.images.blocked++;
       else summary.images.failed++;
@@ -204,7 +204,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     } else {
       summary.images.built++;
     }
-    const result = await step(stepId('push', image.name), () => build.pushImage.executeWithOptions({ summary: `push ${image.name}` }, [{ image: image.name, tag: built.tag, registry: plan.registry }]), (r) => r.ref, pushSlots);
+    const result = await step(stepId('push', image.name), () => run(stepId('push', image.name), 'build', 'pushImage', `push ${image.name}`, { image: image.name, tag: built.tag, registry: plan.registry }), (r) => r.ref, pushSlots);
     summary.digests[image.name] = result.ref;
     return result;
   }
@@ -212,7 +212,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   async function lookUp(buildId: string, request: BuildRequest): Promise<LookupResult> {
     for (;;) {
       try {
-        return await build.lookupImage.executeWithOptions({ summary: `look up ${request.image.name} in the registry` }, [request]);
+        return await callActivity({ profile: 'build', queues, activity: 'lookupImage', args: [request], summary: `look up ${request.image.name} in the registry` });
       } catch (e) {
         steps.start(buildId);
         await afterFailure(buildId, e);
@@ -228,7 +228,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
       steps.finish(stepId('publish', plan.release), 'blocked', 'not every image was pushed: the release tag stays where it was');
       return;
     }
-    const published = await step(stepId('publish', plan.release), () => build.publishRelease.executeWithOptions({ summary: `move release tag ${plan.release}` }, [{ registry: plan.registry, release: plan.release, digests: summary.digests }]), (r) => `${r.moved.length} moved, ${r.unchanged.length} already there`);
+    const published = await step(stepId('publish', plan.release), () => run(stepId('publish', plan.release), 'build', 'publishRelease', `move release tag ${plan.release}`, { registry: plan.registry, release: plan.release, digests: summary.digests }), (r) => `${r.moved.length} moved, ${r.unchanged.length} already there`);
     summary.releaseTag = { tag: plan.release, moved: true, changed: published.moved.length };
   });
 
@@ -237,7 +237,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   const hostsByName = new Map(plan.hosts.map((h) => [h.name, h]));
   const prepare = (host: PlannedHost) => {
     if (!prepared.has(host.name)) {
-      prepared.set(host.name, step(stepId('prepare', host.name), () => deploy.prepareHost.executeWithOptions({ summary: `prepare ${host.name} (${host.address})` }, [{ host, ssh: plan.ssh, registry: { address: plan.registry.address, ca: plan.registry.ca } }]), (r) => r.items.map((i) => `${i.item}: ${i.outcome}`).join('; ') || 'nothing to do'));
+      prepared.set(host.name, step(stepId('prepare', host.name), () => run(stepId('prepare', host.name), 'deploy', 'prepareHost', `prepare ${host.name} (${host.address})`, { host, ssh: plan.ssh, registry: { address: plan.registry.address, ca: plan.registry.ca } }), (r) => r.items.map((i) => `${i.item}: ${i.outcome}`).join('; ') || 'nothing to do'));
     }
     return prepared.get(host.name)!;
   };
@@ -265,7 +265,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     }
     steps.start(id);
     try {
-      const r = await deploy.pullImages.executeWithOptions({ summary: `pull ${refs.length} images on ${host.name}` }, [{ host: { name: host.name, address: host.address, sshPort: host.sshPort }, imageRefs: refs, registry: plan.registry, ssh: plan.ssh }]);
+      const r = await run(id, 'deploy', 'pullImages', `pull ${refs.length} images on ${host.name}`, { host: { name: host.name, address: host.address, sshPort: host.sshPort }, imageRefs: refs, registry: plan.registry, ssh: plan.ssh });
       steps.finish(id, 'completed', `${r.pulled.length} pulled, ${r.present.length} already there`);
     } catch (e) {
       steps.finish(id, 'skipped', `pre-pull failed, each start pulls its own image: ${failureMessage(e)}`);
@@ -287,13 +287,13 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     }
     const target = { name: host.name, address: host.address, sshPort: host.sshPort };
     try {
-      const started = await step(startId, () => deploy.startContainer.executeWithOptions({ summary: `start ${c.name} on ${c.host}` }, [{ runId: input.runId, container: c, host: target, imageRef: image.ref, registry: plan.registry, ssh: plan.ssh }]), (r) => r.outcome);
+      const started = await step(startId, () => run(startId, 'deploy', 'startContainer', `start ${c.name} on ${c.host}`, { runId: input.runId, container: c, host: target, imageRef: image.ref, registry: plan.registry, ssh: plan.ssh }), (r) => r.outcome);
       summary.containers[started.outcome]++;
     } catch (e) {
       steps.finish(healthId, 'blocked', `start of ${c.name} failed`);
       throw e;
     }
-    await step(healthId, () => health.checkHealth.executeWithOptions({ summary: `health gate ${c.name} on ${c.host}` }, [{ container: c, host: target, ssh: plan.ssh }]), (r) => `answered after ${r.answeredAfterMs} ms`).catch((e: unknown) => {
+    await step(healthId, () => run(healthId, 'health', 'checkHealth', `health gate ${c.name} on ${c.host}`, { container: c, host: target, ssh: plan.ssh }), (r) => `answered after ${r.answeredAfterMs} ms`).catch((e: unknown) => {
       if (!(e instanceof Skipped)) throw e;
     });
   }

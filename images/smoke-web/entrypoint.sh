@@ -6,5 +6,7 @@ set -eu
 render-ini /etc/smoke/smoke.conf DEFAULT "host_ip=$HOST_IP" "listen_port=$LISTEN_PORT" "greeting=${GREETING:-hello}"
 cp /etc/smoke/smoke.conf /www/smoke.conf
 if [ -d /data ]; then date -u +%Y-%m-%dT%H:%M:%SZ >>/data/starts; fi
+# START_DELAY: seconds before the port opens, like a service that takes a while to come up (for gate tests).
+sleep "${START_DELAY:-0}"
 echo "smoke-web: serving /etc/smoke/smoke.conf on $HOST_IP:$LISTEN_PORT"
 exec httpd -f -v -p "$HOST_IP:$LISTEN_PORT" -h /www

@@ -7,7 +7,7 @@ import { PROJECT_ROOT } from '../../lib/paths';
 import type { RunSummary, Step } from '../../model/steps';
 import { scratchDir } from '../helpers/files';
 import { cli, labStatus, labTopology, lastJsonLine, registryGet, secret, startWorker, uniqueSuffix, type LabStatus, type WorkerProcess } from '../helpers/lab';
-import { temporalCli } from '../helpers/temporal';
+import { activityAttempts, runHistories } from '../helpers/history';
 
 jest.setTimeout(300000);
 
@@ -137,9 +137,10 @@ test('a failed image parks; abort blocks its children, other branches finish, an
   // ... but no image carries the new release tag.
   for (const n of [names.base, names.web, names.slow]) expect(await registryDigest(n, `r3-${suffix}`)).toBeNull();
   // The Dockerfile error was not retried: one attempt.
-  const history = workflowHistory(r.summary.runId);
-  const buildAttempts = history.filter((e) => e.activityTaskStartedEventAttributes && scheduledImage(history, e) === names.broken).map((e) => e.activityTaskStartedEventAttributes!.attempt);
-  expect(buildAttempts).toEqual([1]);
+  const buildAttempts = activityAttempts(runHistories(r.summary.runId)).filter((a) => a.type === 'buildImage' && (a.input as { image: { name: string } }).image.name === names.broken);
+  expect(buildAttempts.map((a) => a.attempt)).toEqual([1]);
+  // It ran in the image's own child workflow.
+  expect(buildAttempts[0].workflowId).toBe(`${r.summary.runId}/build/${names.broken}`);
 });
 
 test('a registry that goes away while a build runs: the push is retried with backoff and the run completes', async () => {
@@ -156,35 +157,11 @@ test('a registry that goes away while a build runs: the push is retried with bac
   expect(summary).toMatchObject({ status: 'completed', images: { built: 1, skipped: 1 }, releaseTag: { moved: true } });
   expect(await registryDigest(names.slow, release)).toBe(summary.digests[names.slow]);
   // The push of the slow image failed at least once (registry unreachable) and a later attempt succeeded.
-  const history = workflowHistory(summary.runId);
-  const push = history.find((e) => e.activityTaskStartedEventAttributes && scheduledType(history, e) === 'pushImage');
-  expect(push?.activityTaskStartedEventAttributes?.attempt).toBeGreaterThan(1);
-  expect(push?.activityTaskStartedEventAttributes?.lastFailure?.message).toMatch(/push of .*-slow to .* failed/);
+  const push = activityAttempts(runHistories(summary.runId)).find((a) => a.type === 'pushImage');
+  expect(push?.attempt).toBeGreaterThan(1);
+  expect(push?.lastFailure).toMatch(/push of .*-slow to .* failed/);
 }, 400000);
 
-// --- history helpers: what `temporal workflow show --output json` gives
-interface HistoryEvent {
-  eventId: string;
-  activityTaskScheduledEventAttributes?: { activityType: { name: string }; input?: { payloads: { data: string }[] } };
-  activityTaskStartedEventAttributes?: { scheduledEventId: string; attempt: number; lastFailure?: { message: string } };
-}
-function workflowHistory(runId: string): HistoryEvent[] {
-  const r = spawnSync(temporalCli(), ['workflow', 'show', '--workflow-id', runId, '--output', 'json', '--address', '127.0.0.1:7233'], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  return (JSON.parse(r.stdout) as { events: HistoryEvent[] }).events;
-}
-function scheduled(history: HistoryEvent[], e: HistoryEvent) {
-  return history.find((s) => s.eventId === e.activityTaskStartedEventAttributes!.scheduledEventId)?.activityTaskScheduledEventAttributes;
-}
-function scheduledType(history: HistoryEvent[], e: HistoryEvent): string | undefined {
-  return scheduled(history, e)?.activityType.name;
-}
-/** For a buildImage activity, the image it builds (from its input). */
-function scheduledImage(history: HistoryEvent[], e: HistoryEvent): string | undefined {
-  const s = scheduled(history, e);
-  if (s?.activityType.name !== 'buildImage') return undefined;
-  const input = JSON.parse(Buffer.from(s.input!.payloads[0].data, 'base64').toString()) as { image: { name: string } };
-  return input.image.name;
-}
 function findBuildLog(release: string, image: string): boolean {
   const root = path.join(PROJECT_ROOT, '.lab/build-logs');
   return fs.readdirSync(root).some((run) => run.includes(release) && fs.existsSync(path.join(root, run, `${image}.log`)));

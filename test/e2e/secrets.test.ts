@@ -7,6 +7,7 @@ import * as path from 'path';
 import { PROJECT_ROOT } from '../../lib/paths';
 import type { RunSummary } from '../../model/steps';
 import { scratchDir } from '../helpers/files';
+import { activityAttempts, decodedPayloads, runHistories } from '../helpers/history';
 import { cli, labStatus, labTopology, lastJsonLine, secret, sshRun, startWorker, uniqueSuffix, type LabStatus, type WorkerProcess } from '../helpers/lab';
 
 jest.setTimeout(300000);
@@ -71,18 +72,22 @@ test('the container got the real value (so the scan below looks for something th
   expect(served.stdout).toContain(`greeting = ${secret(lab, 'LAB_ADMIN_PASSWORD')}`);
 });
 
-test('the complete workflow history carries secret names only', () => {
-  const history = temporal(['workflow', 'show', '--workflow-id', summary.runId, '--output', 'json']);
-  expectNoSecret('the workflow history', history);
+test('the complete history of the run and of all its children carries secret names only', () => {
+  const histories = runHistories(summary.runId);
+  // The steps ran as children: image builds, host preparation, bring-up.
+  expect(histories.map((h) => h.workflowId)).toEqual(expect.arrayContaining([`${summary.runId}/host/controller1`, `${summary.runId}/stage/common/${service}@controller1/start`]));
+  for (const h of histories) expectNoSecret(`the history of ${h.workflowId}`, h.raw);
   // Payloads are base64 in the JSON: decode each and scan it too.
-  const payloads = [...history.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1], 'base64').toString('utf8'));
+  const payloads = decodedPayloads(histories);
   expect(payloads.length).toBeGreaterThan(5);
   expectNoSecret('a decoded history payload', payloads.join('\n'));
   expect(payloads.join('\n')).toContain('LAB_ADMIN_PASSWORD');
 });
 
 test('search attributes, summary and details (describe) carry no secret', () => {
-  expectNoSecret('workflow describe', temporal(['workflow', 'describe', '--workflow-id', summary.runId, '--output', 'json']));
+  for (const { workflowId } of runHistories(summary.runId)) {
+    expectNoSecret(`describe ${workflowId}`, temporal(['workflow', 'describe', '--workflow-id', workflowId, '--output', 'json']));
+  }
 });
 
 test('the CLI output and the worker log carry no secret', () => {
@@ -105,10 +110,10 @@ test('a registry that refuses the credentials: the failure names the secret, nev
     expect(parked.error).toContain('Check the secret SEC_WRONG_PASSWORD');
     const aborted = await cli(['abort', lastJsonLine<RunSummary>(r.stdout).runId, '--json'], wrongEnv);
     expect(aborted.code).toBe(1);
-    const history = temporal(['workflow', 'show', '--workflow-id', lastJsonLine<RunSummary>(r.stdout).runId, '--output', 'json']);
+    const histories = runHistories(lastJsonLine<RunSummary>(r.stdout).runId);
     // Not retried: one attempt of the refused step.
-    expect(history).not.toMatch(/"attempt":\s*[2-9]/);
-    for (const text of [r.stdout, r.stderr, aborted.stdout, history, badWorker.output()]) expect(text).not.toContain(wrong);
+    expect(activityAttempts(histories).filter((a) => a.attempt > 1)).toEqual([]);
+    for (const text of [r.stdout, r.stderr, aborted.stdout, badWorker.output(), ...histories.map((h) => h.raw)]) expect(text).not.toContain(wrong);
   } finally {
     await badWorker.stop();
   }

@@ -98,7 +98,7 @@ export async function startWorker(env: NodeJS.ProcessEnv): Promise<WorkerProcess
     output: () => output,
     stop: () =>
       new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
         setTimeout(() => child.kill('SIGKILL'), 15000).unref();

@@ -128,6 +128,12 @@ test('each sub builds after its own parent is pushed, on exactly that digest; se
   expect(events.filter((e) => e.startsWith('publish'))).toEqual(['publish r1 a,b,c,d']);
   expect(events.indexOf('publish r1 a,b,c,d')).toBeGreaterThan(Math.max(...['a', 'b', 'c', 'd'].map((n) => events.indexOf(`pushed ${n}`))));
   expect(summary.releaseTag).toEqual({ tag: 'r1', moved: true, changed: 4 });
+  // Every step ran in a child workflow named for what it did (lookups are one request each: not children).
+  const children = (await childWorkflows(env.client.workflow.getHandle('wf-order'))).map((c) => c.id).sort();
+  expect(children).toEqual([
+    'wf-order/build/a', 'wf-order/build/a/push', 'wf-order/build/b', 'wf-order/build/b/push', 'wf-order/build/c', 'wf-order/build/c/push', 'wf-order/build/d', 'wf-order/build/d/push',
+    'wf-order/host/h1', 'wf-order/host/h1/pull', 'wf-order/release/r1', 'wf-order/stage/common/svc-b@h1/health', 'wf-order/stage/common/svc-b@h1/start',
+  ]);
 });
 
 test('an image the registry already holds (same input hash) is neither built nor pushed; its child builds FROM that digest', async () => {
@@ -266,6 +272,13 @@ async function waitForSummary(h: WorkflowHandle<typeof deployPipeline>, ok: (s: 
   throw new Error('the run never reached the expected state');
 }
 
+/** The run's child workflows in start order, with how each ended. */
+async function childWorkflows(h: WorkflowHandle): Promise<{ id: string; status: string }[]> {
+  const history = await h.fetchHistory();
+  const ids = (history.events ?? []).flatMap((e) => (e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId ? [e.childWorkflowExecutionStartedEventAttributes.workflowExecution.workflowId] : []));
+  return Promise.all(ids.map(async (id) => ({ id, status: (await env.client.workflow.getHandle(id).describe()).status.name })));
+}
+
 test('a failed step parks (other branches finish); skip of a step with dependents is refused; retry completes the run', async () => {
   const events: string[] = [];
   const { acts, fix } = failingUntilFixed(events);
@@ -285,6 +298,13 @@ test('a failed step parks (other branches finish); skip of a step with dependent
     expect(done.images).toEqual({ built: 4, skipped: 0, failed: 0, blocked: 0 });
     expect(done.decisions).toEqual([expect.objectContaining({ action: 'retry', step: 'build:a', by: 'alice' })]);
     expect((await h.describe()).typedSearchAttributes.get(SEARCH_ATTRIBUTES.status)).toBe('completed');
+    // Each step ran as a child workflow under the run's business id; the retried build ran again as "#2".
+    const children = await childWorkflows(h);
+    expect(children.filter((c) => c.id.startsWith('wf-park-retry/build/a'))).toEqual([
+      { id: 'wf-park-retry/build/a', status: 'FAILED' },
+      { id: 'wf-park-retry/build/a#2', status: 'COMPLETED' },
+      { id: 'wf-park-retry/build/a/push', status: 'COMPLETED' },
+    ]);
   }, parkingPlan(3600));
 });
 

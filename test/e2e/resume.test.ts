@@ -1,0 +1,100 @@
+// Resume on the real lab: a run fails at a health gate (parked, then aborted); the cause is fixed on the host;
+// `resume` starts a new run linked to the old one that redoes nothing finished (checked against the registry and the
+// hosts: no build, no push, the same containers), and completes. Then the Temporal UI, in headless Chromium, finds
+// both runs by their ReleaseTag and shows the failed run's summary and failed step.
+import * as fs from 'fs';
+import * as path from 'path';
+import { PROJECT_ROOT } from '../../lib/paths';
+import type { RunSummary } from '../../model/steps';
+import type { HistoryEntry } from '../../cli/history';
+import { scratchDir } from '../helpers/files';
+import { activityAttempts, runHistories } from '../helpers/history';
+import { cli, labStatus, labTopology, lastJsonLine, sshRun, startWorker, uniqueSuffix, type CliResult, type LabStatus, type WorkerProcess } from '../helpers/lab';
+
+jest.setTimeout(300000);
+
+const suffix = uniqueSuffix();
+const env = { CONTRAIL_TASK_QUEUE_PREFIX: `rs-${suffix}` };
+const release = `rs-${suffix}`;
+const front = `rs-front-${suffix}`;
+const back = `rs-back-${suffix}`;
+const dataDir = `/dockervolumes/rs-${suffix}`;
+const ports = [25000 + Math.floor(Math.random() * 8000), 33000 + Math.floor(Math.random() * 8000)];
+let lab: LabStatus;
+let worker: WorkerProcess;
+let topology: string;
+let failed: CliResult & { summary: RunSummary };
+let resumed: CliResult & { summary: RunSummary };
+const containerIds: Record<string, string> = {};
+
+const containerId = (name: string) => sshRun(lab, 'controller1', `docker inspect -f '{{.Id}}' ${name}`).stdout.trim();
+
+beforeAll(async () => {
+  lab = labStatus();
+  topology = path.join(scratchDir({}), 'rs.yaml');
+  // The back service's gate asks for a file that only an operator's fix creates.
+  fs.writeFileSync(topology, labTopology(lab, {
+    name: `rs${suffix}`, release, catalog: path.join(PROJECT_ROOT, 'images/smoke.yaml'),
+    services: `  - { name: ${front}, image: smoke-web, stage: common, roles: [controller], env: { LISTEN_PORT: "${ports[0]}" }, health: { tcp: ${ports[0]}, timeoutSeconds: 30 } }
+  - { name: ${back}, image: smoke-web, stage: database, roles: [controller], env: { LISTEN_PORT: "${ports[1]}" }, volumes: ["${dataDir}:/data"], health: { tcp: ${ports[1]}, command: [test, -f, /data/ready], timeoutSeconds: 5 } }`,
+  }));
+  worker = await startWorker(env);
+  const parked = await cli(['run', topology, '--json'], env);
+  if (parked.code !== 3) throw new Error(`expected the run to park:\n${parked.stdout}\n${parked.stderr}`);
+  const aborted = await cli(['abort', lastJsonLine<RunSummary>(parked.stdout).runId, '--json'], env);
+  failed = { ...aborted, summary: lastJsonLine<RunSummary>(aborted.stdout) };
+  for (const name of [front, back]) containerIds[name] = containerId(name);
+  // The operator's fix, on the host.
+  sshRun(lab, 'controller1', `touch ${dataDir}/ready`);
+  const r = await cli(['resume', failed.summary.runId, '--json'], env);
+  resumed = { ...r, summary: lastJsonLine<RunSummary>(r.stdout) };
+});
+afterAll(async () => {
+  await worker?.stop();
+  sshRun(lab, 'controller1', `docker rm -f ${front} ${back} >/dev/null 2>&1; rm -rf ${dataDir}`);
+});
+
+test('the first run failed at the gate, naming it', () => {
+  expect(failed.code).toBe(1);
+  expect(failed.summary).toMatchObject({ status: 'failed', failedStep: { id: `health:${back}@controller1` }, containers: { created: 2 } });
+  expect(failed.summary.failedStep!.message).toContain('/data/ready');
+});
+
+test('resume completes a new run linked to the old one', () => {
+  expect(resumed.code).toBe(0);
+  expect(resumed.stdout).toContain(`(resumes ${failed.summary.runId})`);
+  expect(resumed.summary.runId).not.toBe(failed.summary.runId);
+  expect(resumed.summary).toMatchObject({ status: 'completed', resumedFrom: failed.summary.runId, release });
+});
+
+test('nothing finished is redone: no build or push (the registry has them), the same containers', () => {
+  expect(resumed.summary.images).toEqual({ built: 0, skipped: 2, failed: 0, blocked: 0 });
+  expect(resumed.summary.containers).toEqual({ created: 0, recreated: 0, unchanged: 2 });
+  for (const name of [front, back]) expect(containerId(name)).toBe(containerIds[name]);
+  const attempts = activityAttempts(runHistories(resumed.summary.runId)).map((a) => a.type);
+  expect(attempts).not.toContain('buildImage');
+  expect(attempts).not.toContain('pushImage');
+  // ...but checked: each image looked up in the registry, each container reconciled, each gate asked again.
+  expect(attempts.filter((a) => a === 'lookupImage')).toHaveLength(2);
+  expect(attempts.filter((a) => a === 'startContainer')).toHaveLength(2);
+  expect(attempts.filter((a) => a === 'checkHealth')).toHaveLength(2);
+});
+
+test('history shows both runs of the release: the failed one and its resume', async () => {
+  const r = await cli(['history', '--release', release, '--json'], env);
+  const entries = lastJsonLine<HistoryEntry[]>(r.stdout);
+  expect(entries.map((e) => [e.runId, e.status, e.resumedFrom])).toEqual([
+    [resumed.summary.runId, 'completed', failed.summary.runId],
+    [failed.summary.runId, 'failed', null],
+  ]);
+});
+
+test('resume refuses a completed run and an unknown one, saying what to do', async () => {
+  const done = await cli(['resume', resumed.summary.runId], env);
+  expect(done.code).not.toBe(0);
+  expect(done.stderr).toContain('completed: nothing to resume');
+  const unknown = await cli(['resume', `no-such-run-${suffix}`], env);
+  expect(unknown.code).not.toBe(0);
+  expect(unknown.stderr).toContain('contrail-deploy history');
+  expect(unknown.stderr).not.toMatch(/\n\s+at /);
+});
