@@ -4,9 +4,11 @@
 // both runs by their ReleaseTag and shows the failed run's summary and failed step.
 import * as fs from 'fs';
 import * as path from 'path';
-import { PROJECT_ROOT } from '../../lib/paths';
+import type { Locator, Page } from 'playwright-core';
+import { labDir, PROJECT_ROOT } from '../../lib/paths';
 import type { RunSummary } from '../../model/steps';
 import type { HistoryEntry } from '../../cli/history';
+import { withBrowser } from '../helpers/browser';
 import { scratchDir } from '../helpers/files';
 import { activityAttempts, runHistories } from '../helpers/history';
 import { cli, labStatus, labTopology, lastJsonLine, sshRun, startWorker, uniqueSuffix, type CliResult, type LabStatus, type WorkerProcess } from '../helpers/lab';
@@ -97,4 +99,39 @@ test('resume refuses a completed run and an unknown one, saying what to do', asy
   expect(unknown.code).not.toBe(0);
   expect(unknown.stderr).toContain('contrail-deploy history');
   expect(unknown.stderr).not.toMatch(/\n\s+at /);
+});
+
+/** Waits until the element is on the page and visible (fails the test with playwright's message otherwise). */
+const visible = (l: Locator) => l.waitFor({ state: 'visible', timeout: 20000 });
+/** The UI renders a run's summary (markdown) in the first of its sandboxed frames. */
+const summaryPane = (page: Page) => page.frameLocator('iframe[src*="/render?"]').first();
+
+describe('the Temporal UI (headless Chromium)', () => {
+  const ui = () => lab.temporal.ui.replace(/\/$/, '');
+
+  test('finds both runs by ReleaseTag; the failed run shows its summary and the failed step; the resume names it', async () => {
+    await withBrowser(async (page) => {
+      await page.goto(`${ui()}/namespaces/default/workflows?query=${encodeURIComponent(`ReleaseTag="${release}"`)}`);
+      const list = page.locator('table');
+      await visible(list.getByText(failed.summary.runId, { exact: true }));
+      await visible(list.getByText(resumed.summary.runId, { exact: true }));
+
+      await list.getByText(failed.summary.runId, { exact: true }).click();
+      // History: the run's failure, naming the step.
+      await visible(page.getByText(`step health:${back}@controller1 failed`).first());
+      // User metadata: what the run was (its summary), and each step by name with its outcome.
+      await page.getByText('User Metadata').click();
+      await visible(summaryPane(page).getByText(`Deploy rs${suffix} release ${release}`, { exact: true }));
+      // The gate's row: the innermost element holding both its name and an outcome.
+      const gate = page.locator('div').filter({ has: page.getByText(`health gate ${back} on controller1`, { exact: true }) }).filter({ hasText: /Failed|Completed/ }).last();
+      await visible(gate.getByText('Failed', { exact: true }));
+      const shot = path.join(labDir(), 'screenshots', 'ui-failed-run.png');
+      fs.mkdirSync(path.dirname(shot), { recursive: true });
+      await page.screenshot({ path: shot });
+
+      await page.goto(`${ui()}/namespaces/default/workflows/${encodeURIComponent(resumed.summary.runId)}`);
+      await page.getByText('User Metadata').click();
+      await visible(summaryPane(page).getByText(`Deploy rs${suffix} release ${release} (resumes ${failed.summary.runId})`, { exact: true }));
+    });
+  });
 });
