@@ -1,10 +1,11 @@
 // Containers on the test/production hosts (deploy task queue): reconcile one container, then gate on its health.
 import * as crypto from 'crypto';
+import * as http from 'http';
 import * as net from 'net';
 import { Context, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
-import type { PlannedContainer } from '../model/plan';
+import type { Dependency, PlannedContainer } from '../model/plan';
 import { stableJson } from '../model/stable-json';
 import type { SecretRef } from '../model/types';
 import { demuxLogs, followStream } from '../lib/docker';
@@ -122,7 +123,8 @@ export async function pullImages(req: PullRequest): Promise<PullResult> {
 
 /** What makes a container what it is; a change recreates it. Secret values are not hashed, only their names. */
 export function containerSpecHash(c: PlannedContainer, imageRef: string): string {
-  const spec = { imageRef, env: c.env, volumes: c.volumes, privileged: c.privileged, capAdd: c.capAdd, labels: c.labels };
+  // The command joins the hash only when set, so containers planned before it counted keep their hash.
+  const spec = { imageRef, env: c.env, volumes: c.volumes, privileged: c.privileged, capAdd: c.capAdd, labels: c.labels, ...(c.command ? { command: c.command } : {}) };
   return crypto.createHash('sha256').update(stableJson(spec)).digest('hex').slice(0, 24);
 }
 
@@ -156,10 +158,11 @@ export async function checkHealth(req: HealthRequest): Promise<HealthResult> {
   const c = req.container;
   const started = Date.now();
   const health = c.health;
-  if (!health || (!health.tcp && !health.command)) return { container: c.name, host: c.host, answeredAfterMs: 0 };
+  if (!health || (!health.tcp && !health.http && !health.command)) return { container: c.name, host: c.host, answeredAfterMs: 0 };
   const deadline = started + health.timeoutSeconds * 1000;
   // Every configured check must pass: the port from outside, and the service's own tool from inside.
-  const what = [health.tcp ? `${c.hostAddress}:${health.tcp}` : '', health.command ? `command "${health.command.join(' ')}"` : ''].filter(Boolean).join(' and ');
+  const url = health.http ? `http://${c.hostAddress}:${health.http.port}${health.http.path}` : '';
+  const what = [health.tcp ? `${c.hostAddress}:${health.tcp}` : '', url, health.command ? `command "${health.command.join(' ')}"` : ''].filter(Boolean).join(' and ');
   let lastError = '';
   // One SSH session serves every in-container probe of this wait (reopened if it breaks), not one per probe.
   let session: HostSession | undefined;
@@ -174,6 +177,8 @@ export async function checkHealth(req: HealthRequest): Promise<HealthResult> {
   const probe = async (): Promise<true | string> => {
     const tcp = health.tcp ? await tcpProbe(c.hostAddress, health.tcp, 2000) : true;
     if (tcp !== true) return `${c.hostAddress}:${health.tcp}: ${tcp}`;
+    const http = health.http ? await httpProbe(url, 2000) : true;
+    if (http !== true) return `${url}: ${http}`;
     return health.command ? inside() : true;
   };
   try {
@@ -187,10 +192,55 @@ export async function checkHealth(req: HealthRequest): Promise<HealthResult> {
   } finally {
     session?.close();
   }
-  const logs = await containerLogTail(req).catch((e: Error) => `(could not read logs: ${e.message})`);
+  const [logs, dependencies] = await Promise.all([containerLogTail(req).catch((e: Error) => `(could not read logs: ${e.message})`), dependencyReport(c.dependencies ?? [])]);
   throw ApplicationFailure.nonRetryable(
-    `health gate: ${c.service} on host ${c.host} did not answer on ${what} within ${health.timeoutSeconds}s (${maskSecrets(lastError)}).\n--- last log lines of ${c.name} ---\n${maskSecrets(logs)}`,
+    `health gate: ${c.service} on host ${c.host} did not answer on ${what} within ${health.timeoutSeconds}s (${maskSecrets(lastError)}).${dependencies}\n--- last log lines of ${c.name} ---\n${maskSecrets(logs)}`,
     'HealthGateTimeout',
+  );
+}
+
+export interface QuorumRequest {
+  service: string;
+  /** The members that passed their own health gate. */
+  healthy: { container: PlannedContainer; host: { name: string; address: string; sshPort: number } }[];
+  members: number;
+  need: number;
+  command?: string[];
+  timeoutSeconds: number;
+  ssh: SshSettings;
+}
+
+export interface QuorumResult {
+  service: string;
+  /** Hosts whose member says it is in a cluster with quorum. */
+  inQuorum: string[];
+}
+
+/**
+ * A clustered service's quorum gate: enough members (a majority of all, `need`) say from the inside that they are in a
+ * cluster with quorum (e.g. a ZooKeeper member that is leader or follower). Asked again until the timeout: a cluster
+ * forms some seconds after its members start.
+ */
+export async function checkQuorum(req: QuorumRequest): Promise<QuorumResult> {
+  const everyone = { service: req.service, inQuorum: req.healthy.map((m) => m.host.name) };
+  if (!req.command) return everyone;
+  const command = req.command;
+  const deadline = Date.now() + req.timeoutSeconds * 1000;
+  let answers: string[] = [];
+  for (;;) {
+    const results = await Promise.all(
+      req.healthy.map((m) => withHost(sshTarget(m.host, req.ssh), (s) => execProbe(s.docker(), m.container.name, command)).catch((e: Error) => e.message)),
+    );
+    const inQuorum = req.healthy.filter((_, i) => results[i] === true).map((m) => m.host.name);
+    if (inQuorum.length >= req.need) return { service: req.service, inQuorum };
+    answers = req.healthy.map((m, i) => `${m.host.name}: ${results[i] === true ? 'in quorum' : maskSecrets(String(results[i]))}`);
+    if (Date.now() > deadline) break;
+    Context.current().heartbeat({ inQuorum });
+    await sleep(2000);
+  }
+  throw ApplicationFailure.nonRetryable(
+    `quorum gate: ${req.service} has no quorum within ${req.timeoutSeconds}s: ${req.need} of ${req.members} members must say so ("${command.join(' ')}" inside each). ${answers.join('; ')}. Check the members' logs and their view of each other (seed and ensemble addresses).`,
+    'QuorumNotReached',
   );
 }
 
@@ -207,6 +257,33 @@ async function execProbe(docker: Docker, container: string, cmd: string[]): Prom
   });
   const info = await exec.inspect();
   return info.ExitCode === 0 ? true : `exit ${info.ExitCode}: ${demuxLogs(Buffer.concat(chunks)).trim().slice(-200)}`;
+}
+
+/** After a gate timed out: which of the service's dependencies do not answer either (the likely cause), or that
+ *  they all do (then the service itself is at fault). */
+async function dependencyReport(deps: Dependency[]): Promise<string> {
+  if (!deps.length) return '';
+  const answers = await Promise.all(deps.map(async (d) => ({ d, ok: (await tcpProbe(...splitEndpoint(d.endpoint), 2000)) === true })));
+  const down = answers.filter((a) => !a.ok).map(({ d }) => `${d.service} on ${d.host} (${d.endpoint}, its ${d.variable})`);
+  if (down.length) return `\nDependencies not answering: ${down.join('; ')}. Bring them up first (earlier stage, or check those hosts).`;
+  return `\nIts dependencies answer (${[...new Set(deps.map((d) => d.service))].join(', ')}): look at the service itself.`;
+}
+
+function splitEndpoint(endpoint: string): [string, number] {
+  const i = endpoint.lastIndexOf(':');
+  return [endpoint.slice(0, i), Number(endpoint.slice(i + 1))];
+}
+
+/** An HTTP GET: true for a status below 400, else the status or the error. */
+export function httpProbe(url: string, timeoutMs: number): Promise<true | string> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve((res.statusCode ?? 0) < 400 ? true : `HTTP ${res.statusCode}`);
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
 }
 
 export function tcpProbe(address: string, port: number, timeoutMs: number): Promise<true | string> {

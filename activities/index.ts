@@ -1,3 +1,3 @@
 export { buildImage, lookupImage, publishRelease, pushImage } from './images';
 export { prepareHost } from './hosts';
-export { checkHealth, pullImages, startContainer } from './containers';
+export { checkHealth, checkQuorum, pullImages, startContainer } from './containers';

@@ -57,7 +57,7 @@ interface PlanView {
   levels: string[][];
   hosts: Plan['hosts'];
   limits: { concurrency: Plan['concurrency']; rollout: Plan['rollout'] } | null;
-  stages: { name: string; services: { name: string; host: string; image: string; env: Record<string, string>; volumes: string[]; privileged: boolean; capAdd: string[]; standin: string | null }[] }[];
+  stages: { name: string; services: { name: string; host: string; image: string; env: Record<string, string>; volumes: string[]; privileged: boolean; capAdd: string[]; standin: string | null; quorum: boolean }[] }[];
 }
 
 function planView(release: string, catalog: Catalog, selection: Selection, plan: Plan | null): PlanView {
@@ -79,7 +79,7 @@ function planView(release: string, catalog: Catalog, selection: Selection, plan:
     limits: plan ? { concurrency: plan.concurrency, rollout: plan.rollout } : null,
     stages: (plan?.stages ?? []).map((s) => ({
       name: s.name,
-      services: s.containers.map((c) => ({ name: c.name, host: c.host, image: c.image, env: maskEnv(c.env), volumes: c.volumes, privileged: c.privileged, capAdd: c.capAdd, standin: c.standin })),
+      services: s.containers.map((c) => ({ name: c.name, host: c.host, image: c.image, env: maskEnv(c.env), volumes: c.volumes, privileged: c.privileged, capAdd: c.capAdd, standin: c.standin, quorum: Boolean(c.quorum) })),
     })),
   };
 }
@@ -106,11 +106,11 @@ function print(view: PlanView, json: boolean): void {
     }
   }
   if (view.stages.length) {
-    console.log('\nBring-up, stage by stage (a stage starts when every container of the previous ones is healthy):');
+    console.log('\nBring-up, stage by stage (a stage starts when every container of the previous ones is healthy, and each\nclustered service has a quorum: a majority of its members healthy and in the cluster):');
     for (const stage of view.stages) {
       console.log(`  ${stage.name}:${stage.services.length ? '' : ' (nothing)'}`);
       for (const s of stage.services) {
-        const flags = [s.privileged ? 'privileged' : '', s.capAdd.length ? `cap_add ${s.capAdd.join(',')}` : '', s.standin ? 'STAND-IN' : ''].filter(Boolean).join(', ');
+        const flags = [s.privileged ? 'privileged' : '', s.capAdd.length ? `cap_add ${s.capAdd.join(',')}` : '', s.standin ? 'STAND-IN' : '', s.quorum ? 'clustered: quorum gate' : ''].filter(Boolean).join(', ');
         console.log(`    ${s.name} on ${s.host}: image ${s.image}${flags ? ` [${flags}]` : ''}`);
         const env = Object.entries(s.env).map(([k, v]) => `${k}=${v}`).join(' ');
         if (env) console.log(`      env ${env}`);

@@ -1,6 +1,6 @@
 // The image catalog: what to build, from what, with which labels; and the build graph that follows from it.
 import { ConfigError, type ConfigProblem } from './config-error';
-import type { Catalog, HealthCheck, ImageSpec } from './types';
+import type { Catalog, HealthCheck, ImageSpec, QuorumCheck } from './types';
 import { YamlReader, type YamlNode } from './yaml-reader';
 
 export const NAME = { pattern: /^[a-z0-9][a-z0-9._-]{0,62}$/, hint: 'lower-case letters, digits, ".", "_" and "-", starting with a letter or digit' };
@@ -49,7 +49,7 @@ export function parseCatalog(file: string, text: string): Catalog {
 function readImage(r: YamlReader, node: YamlNode, field: string): ImageSpec | undefined {
   const m = r.map(node, field, {
     required: ['name'],
-    optional: ['context', 'dockerfile', 'parent', 'base', 'labels', 'buildArgs', 'ports', 'health', 'volumes', 'privileged', 'capAdd', 'needs', 'reads', 'secrets', 'standin', 'command'],
+    optional: ['context', 'dockerfile', 'parent', 'base', 'labels', 'buildArgs', 'ports', 'health', 'volumes', 'privileged', 'capAdd', 'needs', 'reads', 'secrets', 'standin', 'command', 'quorum'],
   });
   if (!m) return undefined;
   const name = r.str(m.get('name'), `${field}.name`, NAME);
@@ -76,6 +76,7 @@ function readImage(r: YamlReader, node: YamlNode, field: string): ImageSpec | un
     reads: r.strList(m.get('reads'), `${field}.reads`, ENV_NAME) ?? [],
     secrets: r.strList(m.get('secrets'), `${field}.secrets`, ENV_NAME) ?? [],
     standin: m.has('standin') ? r.str(m.get('standin'), `${field}.standin`) ?? null : null,
+    ...(m.has('quorum') ? { quorum: readQuorum(r, m.get('quorum'), `${field}.quorum`) } : {}),
   };
   if (image.buildArgs[BASE_IMAGE_ARG] !== undefined) r.problem(m.get('buildArgs'), `${field}.buildArgs.${BASE_IMAGE_ARG}`, `${BASE_IMAGE_ARG} is set by the pipeline from "parent" or "base"`);
   return image;
@@ -92,14 +93,30 @@ export function readStringMap(r: YamlReader, node: YamlNode, field: string, keyC
 }
 
 export function readHealth(r: YamlReader, node: YamlNode, field: string): HealthCheck | undefined {
-  const m = r.map(node, field, { optional: ['tcp', 'command', 'timeoutSeconds'] });
+  const m = r.map(node, field, { optional: ['tcp', 'http', 'command', 'timeoutSeconds'] });
   if (!m) return undefined;
-  if (!m.has('tcp') && !m.has('command')) r.problem(node, field, 'a health check needs "tcp: PORT" or "command: [...]" (run inside the container)');
+  if (!m.has('tcp') && !m.has('http') && !m.has('command')) r.problem(node, field, 'a health check needs "tcp: PORT", "http: {port: PORT, path: /...}" or "command: [...]" (run inside the container)');
   return {
     tcp: m.has('tcp') ? r.int(m.get('tcp'), `${field}.tcp`, 1, 65535) : undefined,
+    http: m.has('http') ? readHttpCheck(r, m.get('http'), `${field}.http`) : undefined,
     command: m.has('command') ? r.strList(m.get('command'), `${field}.command`) : undefined,
     timeoutSeconds: m.has('timeoutSeconds') ? r.int(m.get('timeoutSeconds'), `${field}.timeoutSeconds`, 1, 3600) ?? 60 : 60,
   };
+}
+
+function readQuorum(r: YamlReader, node: YamlNode, field: string): QuorumCheck {
+  const m = r.map(node, field, { optional: ['command'] });
+  return m?.has('command') ? { command: r.strList(m.get('command'), `${field}.command`) } : {};
+}
+
+const URL_PATH = { pattern: /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/, hint: 'a path starting with "/", e.g. /v3 or /healthcheck' };
+
+function readHttpCheck(r: YamlReader, node: YamlNode, field: string): { port: number; path: string } | undefined {
+  const m = r.map(node, field, { required: ['port'], optional: ['path'] });
+  if (!m) return undefined;
+  const port = r.int(m.get('port'), `${field}.port`, 1, 65535);
+  const path = m.has('path') ? r.str(m.get('path'), `${field}.path`, URL_PATH) : '/';
+  return port === undefined || path === undefined ? undefined : { port, path };
 }
 
 /** Duplicate names, unknown parents and cycles. */

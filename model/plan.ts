@@ -1,10 +1,10 @@
 // The plan: everything a run needs, computed from a topology without I/O. It is the workflow's input, so it holds
 // secret NAMES only, never values.
 import { BASE_IMAGE_ARG, buildLevels } from './catalog';
-import { deriveAddresses, type DerivedAddress } from './addresses';
+import { ADDRESS_PROVIDERS, deriveAddresses, type DerivedAddress } from './addresses';
 import { placeService } from './topology';
 import { stepId } from './steps';
-import type { Concurrency, DirectorySpec, HealthCheck, Rollout, SecretRef, Topology } from './types';
+import type { Concurrency, DirectorySpec, HealthCheck, ImageSpec, QuorumCheck, Rollout, SecretRef, Topology } from './types';
 
 export interface PlannedImage {
   name: string;
@@ -48,6 +48,20 @@ export interface PlannedContainer {
   standin: string | null;
   /** Overrides the image's CMD when set. */
   command: string[] | null;
+  /** What it needs from other services (its image's `needs`), where they answer: a gate that times out probes these
+   *  and names the ones that do not answer. */
+  dependencies?: Dependency[];
+  /** Set for a member of a clustered service: its stage is done when a quorum of the members is (see QuorumCheck). */
+  quorum?: QuorumCheck;
+}
+
+export interface Dependency {
+  /** The address variable it gets, e.g. CASSANDRA_SERVER. */
+  variable: string;
+  service: string;
+  host: string;
+  /** address:port probed from outside. */
+  endpoint: string;
 }
 
 export interface PlannedStage {
@@ -119,12 +133,14 @@ export function makePlan(t: Topology, opts: PlanOptions): Plan {
             // of the services this image needs. The service's own env wins.
             env: { HOST_IP: h.address, ...t.env, ...neededAddresses([...image.needs, ...image.reads], addresses), ...declaredSecrets(image.secrets, t.secrets), ...s.env },
             volumes: [...new Set([...image.volumes, ...s.volumes])],
-            privileged: s.privileged || image.privileged,
+            privileged: s.privileged ?? image.privileged,
             capAdd: [...new Set([...image.capAdd, ...s.capAdd])],
             standin: image.standin,
             command: image.command,
             labels: image.labels,
             health: s.health ?? image.health ?? null,
+            dependencies: dependenciesOf(image.needs, t, imageSpecs),
+            ...(image.quorum ? { quorum: image.quorum } : {}),
           };
         }),
       ),
@@ -146,6 +162,19 @@ export function makePlan(t: Topology, opts: PlanOptions): Plan {
 /** The build arg that makes a Dockerfile build on exactly the given parent reference. */
 export function baseImageArg(ref: string): Record<string, string> {
   return { [BASE_IMAGE_ARG]: ref };
+}
+
+/** Each container of each service that provides a needed address, with the port it answers on. */
+function dependenciesOf(needs: string[], t: Topology, imageSpecs: Map<string, ImageSpec>): Dependency[] {
+  return needs.flatMap((variable) => {
+    const providerImage = ADDRESS_PROVIDERS[variable];
+    const spec = providerImage ? imageSpecs.get(providerImage) : undefined;
+    const port = spec?.health?.tcp ?? spec?.health?.http?.port ?? spec?.ports[0];
+    if (!spec || !port || t.addresses[variable]) return [];
+    return t.services
+      .filter((s) => s.image === providerImage)
+      .flatMap((s) => placeService(t, s).map((h) => ({ variable, service: s.name, host: h.name, endpoint: `${h.address}:${port}` })));
+  });
 }
 
 function neededAddresses(needs: string[], addresses: Record<string, DerivedAddress>): Record<string, string> {

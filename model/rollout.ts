@@ -35,3 +35,8 @@ export function stageBatches(stage: PlannedStage, rollout: Rollout): Batch[] {
 export function batchName(b: Batch): string {
   return `${BATCHED_STAGE} batch ${b.index} of ${b.of}${b.canary ? ' (canary)' : ''}: ${b.hosts.join(', ')}`;
 }
+
+/** How many members of a clustered service make a quorum: a strict majority. */
+export function quorumSize(members: number): number {
+  return Math.floor(members / 2) + 1;
+}

@@ -1,6 +1,6 @@
 // The steps of a run, as `status` shows them. Kept by the workflow (deterministic: times come from workflow time).
 
-export type StepKind = 'build' | 'push' | 'publish' | 'prepare' | 'pull' | 'start' | 'health';
+export type StepKind = 'build' | 'push' | 'publish' | 'prepare' | 'pull' | 'start' | 'health' | 'quorum';
 export type StepStatus = 'pending' | 'running' | 'parked' | 'completed' | 'skipped' | 'failed' | 'blocked';
 
 export interface Step {
@@ -111,6 +111,7 @@ export function stepWorkflowId(runId: string, step: Pick<Step, 'kind' | 'target'
     pull: `host/${step.target}/pull`,
     start: `stage/${step.stage}/${step.target}@${step.host}/start`,
     health: `stage/${step.stage}/${step.target}@${step.host}/health`,
+    quorum: `stage/${step.stage}/${step.target}/quorum`,
   };
   return `${runId}/${paths[step.kind]}${execution > 1 ? `#${execution}` : ''}`;
 }

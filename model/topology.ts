@@ -194,7 +194,7 @@ function readService(r: YamlReader, node: YamlNode, field: string, stages: strin
     hosts: r.strList(s.get('hosts'), `${field}.hosts`, NAME) ?? [],
     env,
     volumes: r.strList(s.get('volumes'), `${field}.volumes`, VOLUME) ?? [],
-    privileged: r.bool(s.get('privileged'), `${field}.privileged`, false) ?? false,
+    ...(s.has('privileged') ? { privileged: r.bool(s.get('privileged'), `${field}.privileged`, false) } : {}),
     capAdd: r.strList(s.get('capAdd'), `${field}.capAdd`, CAPABILITY) ?? [],
     health: s.has('health') ? readHealth(r, s.get('health'), `${field}.health`) : undefined,
   };

@@ -10,6 +10,8 @@ export interface HealthCheck {
   tcp?: number;
   /** A command run inside the container (docker exec) that exits 0 when the service is ready. */
   command?: string[];
+  /** An HTTP GET on the container's host address that must answer with a status below 400. */
+  http?: { port: number; path: string };
   timeoutSeconds: number;
 }
 
@@ -40,6 +42,14 @@ export interface ImageSpec {
   secrets: string[];
   /** Why this image is a stand-in for software that cannot be had here; null for the real thing. */
   standin: string | null;
+  /** A clustered service (Cassandra, ZooKeeper, RabbitMQ): the next stage waits for a quorum of its members. */
+  quorum?: QuorumCheck;
+}
+
+export interface QuorumCheck {
+  /** Run inside each healthy member: exits 0 when that member is part of a cluster that has quorum. Without it, a
+   *  majority of healthy members is the quorum. */
+  command?: string[];
 }
 
 export interface Catalog {
@@ -74,7 +84,9 @@ export interface ServiceSpec {
   hosts: string[];
   env: Record<string, string | SecretRef>;
   volumes: string[];
-  privileged: boolean;
+  /** Overrides the image's default when set (false: run a privileged image unprivileged, e.g. on an engine that
+   *  refuses privileged containers). */
+  privileged?: boolean;
   capAdd: string[];
   health?: HealthCheck;
 }

@@ -10,7 +10,7 @@ export type ActivityName = keyof Activities;
  *  own deadline). */
 export type CallProfile = 'build' | 'deploy' | 'health';
 
-const NON_RETRYABLE = ['BuildFailed', 'BuildCancelled', 'ContextMissing', 'InvalidPlan', 'RegistryAuthFailed', 'KernelModuleMissing', 'SshRefused', 'ContainerRejected', 'HealthGateTimeout', 'SecretNotFound'];
+const NON_RETRYABLE = ['BuildFailed', 'BuildCancelled', 'ContextMissing', 'InvalidPlan', 'RegistryAuthFailed', 'KernelModuleMissing', 'SshRefused', 'ContainerRejected', 'HealthGateTimeout', 'QuorumNotReached', 'SecretNotFound'];
 
 function options(taskQueue: string, startToCloseTimeout: ActivityOptions['startToCloseTimeout'], heartbeatTimeout?: ActivityOptions['heartbeatTimeout']): ActivityOptions {
   return {

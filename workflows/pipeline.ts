@@ -7,7 +7,7 @@ import { decideUpdate, runSummaryQuery, SEARCH_ATTRIBUTES, type TaskQueues } fro
 import { Semaphore } from '../model/semaphore';
 import { StepLog, stepId, stepWorkflowId, type DecisionAction, type ParkedStep, type RunSummary } from '../model/steps';
 import { callActivity, pipelineStep, type ActivityName, type Activities, type CallProfile } from './activity-calls';
-import { batchName, stageBatches } from '../model/rollout';
+import { batchName, quorumSize, stageBatches } from '../model/rollout';
 import { DEFAULT_CONCURRENCY, DEFAULT_ROLLOUT } from '../model/types';
 
 export interface PipelineInput {
@@ -37,7 +37,11 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   };
   const snapshot = (): RunSummary => ({ ...summary, steps: steps.all() });
   setHandler(runSummaryQuery, snapshot);
-  registerSteps(steps, plan);
+  // Clustered services (quorum in the catalog) hold the next stage until a majority of their members is healthy and
+  // says it has quorum; a minority that fails parks without holding the rollout. Runs started before this replay
+  // with every member gating the stage.
+  const quorumGates = patched('quorum-gates');
+  registerSteps(steps, plan, quorumGates);
 
   // Each step's activity runs in a child workflow with a business id (<run>/build/<image>, <run>/host/<host>,
   // <run>/stage/<stage>/...), so the UI and `temporal workflow list` show a run's parts by name. Runs started
@@ -298,6 +302,49 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     });
   }
 
+  /** A clustered service's gate: waits for a majority of its members to be healthy (or for that to become
+   *  impossible), then asks them whether they have quorum. */
+  async function quorumGate(service: string, members: { c: PlannedContainer; done: Promise<void> }[]): Promise<boolean> {
+    const id = stepId('quorum', service);
+    const need = quorumSize(members.length);
+    const healthy: PlannedContainer[] = [];
+    let failed = 0;
+    await new Promise<void>((resolve) => {
+      const settle = () => (healthy.length >= need || failed > members.length - need ? resolve() : undefined);
+      for (const m of members) {
+        m.done.then(() => healthy.push(m.c), () => failed++).then(settle, settle);
+      }
+    });
+    if (healthy.length < need) {
+      steps.finish(id, 'blocked', `${healthy.length} of ${members.length} members healthy, ${need} needed for a quorum`);
+      return false;
+    }
+    const first = members[0].c;
+    const request = {
+      service, members: members.length, need, command: first.quorum?.command, timeoutSeconds: first.health?.timeoutSeconds ?? 120, ssh: plan.ssh,
+      healthy: healthy.map((c) => ({ container: c, host: { name: c.host, address: c.hostAddress, sshPort: hostsByName.get(c.host)!.sshPort } })),
+    };
+    try {
+      await step(id, () => run(id, 'health', 'checkQuorum', `quorum gate ${service} (${need} of ${members.length})`, request), (r) => `${r.inQuorum.length} of ${members.length} members in quorum (${r.inQuorum.join(', ')}), ${need} needed`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // Every bring-up, so the run waits for a minority member that parked while later stages went on.
+  const bringUps: Promise<void>[] = [];
+  /** Brings a batch up; true when the next may start: every plain container healthy, every clustered service in quorum. */
+  async function bringUpBatch(containers: PlannedContainer[]): Promise<boolean> {
+    if (!quorumGates) return (await Promise.allSettled(containers.map(bringUp))).every((r) => r.status === 'fulfilled');
+    const started = containers.map((c) => ({ c, done: bringUp(c) }));
+    bringUps.push(...started.map((s) => s.done));
+    const clusters = new Map<string, typeof started>();
+    for (const s of started.filter((x) => x.c.quorum)) clusters.set(s.c.service, [...(clusters.get(s.c.service) ?? []), s]);
+    const plain = Promise.allSettled(started.filter((x) => !x.c.quorum).map((x) => x.done)).then((rs) => rs.every((r) => r.status === 'fulfilled'));
+    return (await Promise.all([plain, ...[...clusters].map(([service, members]) => quorumGate(service, members))])).every(Boolean);
+  }
+
   // Stages in order; a stage starts when every container of the previous stages is healthy. Compute hosts go in
   // batches (canary first); a failed batch stops the next. Runs started before batches existed replay without them.
   const batched = patched('compute-batches');
@@ -313,13 +360,12 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
         }
         continue;
       }
-      const results = await Promise.allSettled(batch.containers.map(bringUp));
-      stagesOk = results.every((r) => r.status === 'fulfilled');
+      stagesOk = await bringUpBatch(batch.containers);
       if (!stagesOk && 'index' in batch && batch.of > 1) stopReason = `${batchName(batch)} failed`;
     }
   }
   // Images that no service runs are still built and pushed before the run ends.
-  await Promise.allSettled([...pushed.values(), ...prepared.values(), release, ...prePulls]);
+  await Promise.allSettled([...pushed.values(), ...prepared.values(), release, ...prePulls, ...bringUps]);
 
   summary.status = failures.length ? 'failed' : 'completed';
   summary.parked = [];
@@ -335,7 +381,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   return snapshot();
 }
 
-function registerSteps(steps: StepLog, plan: Plan): void {
+function registerSteps(steps: StepLog, plan: Plan, quorumGates: boolean): void {
   for (const image of plan.images) {
     steps.add({ id: stepId('build', image.name), kind: 'build', target: image.name, parent: image.parent ?? undefined });
     steps.add({ id: stepId('push', image.name), kind: 'push', target: image.name, parent: image.parent ?? undefined });
@@ -353,6 +399,8 @@ function registerSteps(steps: StepLog, plan: Plan): void {
         steps.add({ id: stepId('health', c.name, c.host), kind: 'health', target: c.name, host: c.host, stage: stage.name, batch: batchLabel });
       }
     }
+    const clustered = new Set(stage.containers.filter((c) => c.quorum).map((c) => c.service));
+    if (quorumGates) for (const service of clustered) steps.add({ id: stepId('quorum', service), kind: 'quorum', target: service, stage: stage.name });
   }
 }
 

@@ -62,6 +62,15 @@ describe('catalog', () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
+  test('health checks: tcp, http (port and path) and a command; a check with none of them, or a bad path, is refused', () => {
+    const cat = (health: string) => parseCatalog('c.yaml', `images:\n  - name: a\n    base: "busybox:local"\n    health: ${health}\n`);
+    expect(cat('{ http: { port: 5000, path: /v3 }, timeoutSeconds: 30 }').images[0].health).toEqual({ tcp: undefined, http: { port: 5000, path: '/v3' }, command: undefined, timeoutSeconds: 30 });
+    expect(cat('{ http: { port: 80 } }').images[0].health?.http).toEqual({ port: 80, path: '/' });
+    expect(configProblems(() => cat('{ timeoutSeconds: 30 }'))).toContain('a health check needs "tcp: PORT", "http: {port: PORT, path: /...}" or "command: [...]"');
+    expect(configProblems(() => cat('{ http: { port: 80, path: "v3 x" } }'))).toMatch(/c\.yaml:4:\d+: images\[0\]\.health\.http\.path: invalid value "v3 x".*starting with "\/"/s);
+    expect(configProblems(() => cat('{ http: { path: /v3 } }'))).toContain('port');
+  });
+
   test('a Dockerfile FROM that disagrees with the catalog is refused with the fix', () => {
     const image = { name: 'sub', context: 'sub', dockerfile: 'Dockerfile', parent: 'base', base: null, labels: {}, buildArgs: {}, ports: [], ...RUNTIME_DEFAULTS };
     expect(checkDockerfileFrom('D', image, 'FROM base\n')?.hint).toContain('FROM ${BASE_IMAGE}');

@@ -91,6 +91,26 @@ ${extra}`;
     expect(configProblems(() => parseTopology('/t.yaml', text.replace('env: { ADMIN_USER: admin }', 'env: { ADMIN_TOKEN: abc }'), ctx))).toContain('env.ADMIN_TOKEN: ADMIN_TOKEN looks like a credential');
   });
 
+  test('each container knows where its dependencies answer (for a gate that times out to name them)', () => {
+    const withPorts: Catalog = { ...catalog, images: catalog.images.map((i) => (i.name === 'cassandra' ? { ...i, health: { tcp: 9160, timeoutSeconds: 60 } } : i)) };
+    const plan = makePlan(parseTopology('/t.yaml', topo('addresses: { KEYSTONE_SERVER: k }\n'), { ...ctx, loadCatalog: () => withPorts }), { catalogDir: '/' });
+    const api = plan.stages.find((s) => s.name === 'config')!.containers[0];
+    // Every cassandra container, by host; an address given by hand (KEYSTONE_SERVER) is not probed.
+    expect(api.dependencies).toEqual(['c1', 'c2', 'c3'].map((host, i) => ({ variable: 'CASSANDRA_SERVER', service: 'cassandra', host, endpoint: `10.0.0.1${i + 1}:9160` })));
+  });
+
+  test('a service may run a privileged image unprivileged (privileged: false), or a plain one privileged', () => {
+    const privilegedDb: Catalog = { ...catalog, images: catalog.images.map((i) => (i.name === 'cassandra' ? { ...i, privileged: true } : i)) };
+    const privilegedOf = (extra: string) => {
+      const text = topo('addresses: { KEYSTONE_SERVER: k }\n').replace('roles: [controller, db] }', `roles: [controller, db]${extra} }`);
+      const plan = makePlan(parseTopology('/t.yaml', text, { ...ctx, loadCatalog: () => privilegedDb }), { catalogDir: '/' });
+      return plan.stages.flatMap((s) => s.containers).find((c) => c.name === 'cassandra')?.privileged;
+    };
+    expect(privilegedOf('')).toBe(true);
+    expect(privilegedOf(', privileged: false')).toBe(false);
+    expect(configProblems(() => privilegedOf(', privileged: "no"'))).toContain('privileged: expected true or false');
+  });
+
   test('a needed address nobody provides is named, with the fix', () => {
     expect(configProblems(() => parseTopology('/t.yaml', topo(''), ctx))).toContain('config-api needs KEYSTONE_SERVER, but no service runs image keystone (place a keystone service, or set addresses.KEYSTONE_SERVER)');
   });

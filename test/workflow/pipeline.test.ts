@@ -48,7 +48,7 @@ function plan(images: PlannedImage[], stages: { name: string; containers: Planne
 }
 
 /** Stub activities that record the order of events. */
-function stubs(events: string[], opts: { failBuild?: string; failHealth?: string; inRegistry?: string[] } = {}): typeof activities {
+function stubs(events: string[], opts: { failBuild?: string; failHealth?: string; inRegistry?: string[]; quorumFrom?: (hosts: string[]) => string[] } = {}): typeof activities {
   const tick = () => new Promise((r) => setTimeout(r, 20));
   return {
     async lookupImage(req: BuildRequest) {
@@ -85,9 +85,16 @@ function stubs(events: string[], opts: { failBuild?: string; failHealth?: string
     },
     async checkHealth(req) {
       await tick();
-      if (req.container.name === opts.failHealth) throw ApplicationFailure.nonRetryable(`health gate: ${req.container.name} did not answer`, 'HealthGateTimeout');
+      if (req.container.name === opts.failHealth || `${req.container.name}@${req.container.host}` === opts.failHealth) throw ApplicationFailure.nonRetryable(`health gate: ${req.container.name} did not answer`, 'HealthGateTimeout');
       events.push(`healthy ${req.container.name}`);
       return { container: req.container.name, host: req.container.host, answeredAfterMs: 1 };
+    },
+    async checkQuorum(req) {
+      const hosts = req.healthy.map((m) => m.host.name).sort();
+      events.push(`quorum ${req.service} asked ${hosts.join(',')} need ${req.need}`);
+      const inQuorum = (opts.quorumFrom ?? ((h: string[]) => h))(hosts);
+      if (inQuorum.length < req.need) throw ApplicationFailure.nonRetryable(`quorum gate: ${req.service} has no quorum`, 'QuorumNotReached');
+      return { service: req.service, inQuorum };
     },
   };
 }
@@ -347,4 +354,47 @@ test('skipping a failed health gate lets the next stage start', async () => {
     expect(events).toContain('healthy two');
     expect(done.steps.find((x) => x.id === 'health:one@h1')).toMatchObject({ status: 'skipped', detail: expect.stringContaining('skipped by an operator') });
   }, p);
+});
+
+describe('quorum gates for clustered services', () => {
+  const member = (host: string) => ({ ...container('zk', 'a', 'database', host), quorum: { command: ['zk-in-quorum'] } });
+  const quorumPlan = (): Plan => ({
+    ...plan([image('a', null)], [
+      { name: 'database', containers: ['h1', 'h2', 'h3'].map(member) },
+      { name: 'config', containers: [container('api', 'a', 'config')] },
+    ]),
+    hosts: ['h1', 'h2', 'h3'].map((name) => ({ name, address: '10.0.0.1', sshPort: 22, roles: [], directories: [], kernelModules: [] })),
+    rollout: { ...DEFAULT_ROLLOUT, parkTimeoutSeconds: 3600 },
+  });
+
+  test('one member of three fails: the quorum (2 of 3) lets the next stage go on while that member parks', async () => {
+    const events: string[] = [];
+    await withWorkers(stubs(events, { failHealth: 'zk@h3' }), 'wf-quorum-minority', async (start) => {
+      const h = await start();
+      const parked = await waitForSummary(h, (s) => s.status === 'parked' && s.steps.find((x) => x.id === 'health:api@h1')?.status === 'completed');
+      expect(parked.parked?.map((p) => p.id)).toEqual(['health:zk@h3']);
+      expect(parked.steps.find((x) => x.id === 'quorum:zk')).toMatchObject({ kind: 'quorum', stage: 'database', status: 'completed', detail: '2 of 3 members in quorum (h1, h2), 2 needed' });
+      expect(events).toContain('quorum zk asked h1,h2 need 2');
+      expect(events.indexOf('quorum zk asked h1,h2 need 2')).toBeLessThan(events.indexOf('start api reg:5000/a@sha256:a'));
+      // The run still waits for the member: aborting it fails the run, naming it.
+      await h.executeUpdate(decideUpdate, { args: [{ action: 'abort' }] });
+      const error = await h.result().catch((e: unknown) => e);
+      expect(((error as WorkflowFailedError).cause as ApplicationFailure).details?.[0]).toMatchObject({ status: 'failed', failedStep: { id: 'health:zk@h3' } });
+    }, quorumPlan());
+  });
+
+  test('members healthy but the cluster says it has no quorum: the gate fails and the next stage is blocked', async () => {
+    const events: string[] = [];
+    const summary = await withWorkers(stubs(events, { quorumFrom: (hosts) => hosts.slice(0, 1) }), 'wf-quorum-none', async (start) => {
+      const h = await start();
+      const parked = await waitForSummary(h, (s) => s.status === 'parked');
+      expect(parked.parked?.map((p) => p.id)).toEqual(['quorum:zk']);
+      await h.executeUpdate(decideUpdate, { args: [{ action: 'abort' }] });
+      return ((await h.result().catch((e: unknown) => e)) as WorkflowFailedError).cause as ApplicationFailure;
+    }, quorumPlan());
+    const s = summary.details?.[0] as RunSummary;
+    expect(s.failedStep?.id).toBe('quorum:zk');
+    expect(s.steps.find((x) => x.id === 'start:api@h1')?.status).toBe('blocked');
+    expect(events.some((e) => e.startsWith('start api'))).toBe(false);
+  });
 });
