@@ -3,7 +3,7 @@
 'use strict';
 const path = require('path');
 require('ts-node').register({ project: path.join(__dirname, '..', 'tsconfig.json'), transpileOnly: true, swc: true });
-const benches = { build: () => require('./build').benchBuild() };
+const benches = { build: () => require('./build').benchBuild(), deploy: () => require('./deploy').benchDeploy() };
 const name = process.argv[2];
 if (!benches[name]) {
   console.error(`usage: node bench/run.js ${Object.keys(benches).join('|')} [options]`);

@@ -1,0 +1,128 @@
+// Deploy benchmark (issue 5): topology/lab.yaml (some forty services) on the lab's three hosts, in one script run.
+//   (a) the original's method: group by group in stage order, one `ssh host docker run -d ...` per container, no
+//       waiting between groups (after `docker login` on each host); then how many services answer their health port
+//       right away and a minute later
+//   (b) contrail-deploy run, cold (no container and no image on the hosts)
+//   (c) contrail-deploy run again, nothing changed (target: under 3 s, zero containers recreated)
+// Both (a) and (b) start from hosts without containers or images, so both pull everything.
+// Usage: bash lab/lab.sh up && node bench/run.js deploy   (builds the images first when the registry lacks them)
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { tcpProbe } from '../activities/containers';
+import { loadPlan } from '../lib/load';
+import { PROJECT_ROOT } from '../lib/paths';
+import { resolveSecret } from '../lib/secrets';
+import type { Plan, PlannedContainer } from '../model/plan';
+import { cli, labStatus, lastJsonLine, startWorker, type LabStatus } from '../test/helpers/lab';
+
+const TOPOLOGY = path.join(PROJECT_ROOT, 'topology/lab.yaml');
+
+interface RunOutcome {
+  status: string;
+  runId: string;
+  containers: { created: number; recreated: number; unchanged: number };
+  digests: Record<string, string>;
+}
+
+function ssh(lab: LabStatus, host: string, command: string, input?: string): string {
+  const address = lab.hosts.find((h) => h.name === host)!.address;
+  const r = spawnSync('ssh', ['-i', lab.ssh.keyFile, '-o', `UserKnownHostsFile=${lab.ssh.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `${lab.ssh.user}@${address}`, command], { encoding: 'utf8', input });
+  if (r.status !== 0) throw new Error(`ssh ${host} ${command.slice(0, 80)}... failed (${r.status}): ${r.stderr.slice(-1000)}`);
+  return r.stdout;
+}
+
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The original's `docker run` line for one container: the same image digest, env, volumes and privileges. */
+function dockerRun(c: PlannedContainer, imageRef: string): string {
+  const env = Object.entries(c.env).map(([k, v]) => `-e ${quote(`${k}=${typeof v === 'string' ? v : resolveSecret(v.secret)}`)}`);
+  const flags = [...env, ...c.volumes.map((v) => `-v ${quote(v)}`), ...(c.privileged ? ['--privileged'] : []), ...c.capAdd.map((cap) => `--cap-add ${cap}`)];
+  return `docker run -d --name ${c.name} --network host --restart unless-stopped ${flags.join(' ')} ${imageRef} ${(c.command ?? []).map(quote).join(' ')}`;
+}
+
+/** No container and no image on any host: both methods pull everything. */
+function emptyHosts(lab: LabStatus): void {
+  for (const h of lab.hosts) ssh(lab, h.name, 'ids=$(docker ps -aq); [ -z "$ids" ] || docker rm -f $ids >/dev/null; docker image prune -af >/dev/null');
+}
+
+async function answering(containers: PlannedContainer[]): Promise<number> {
+  const ok = await Promise.all(containers.map((c) => (c.health?.tcp ? tcpProbe(c.hostAddress, c.health.tcp, 2000) : Promise.resolve(true as const))));
+  return ok.filter((r) => r === true).length;
+}
+
+async function original(lab: LabStatus, plan: Plan, digests: Record<string, string>): Promise<void> {
+  const password = resolveSecret(lab.registry.passwordSecret);
+  for (const h of lab.hosts) ssh(lab, h.name, `docker login -u ${lab.registry.username} --password-stdin ${lab.registry.address} >/dev/null`, password);
+  try {
+    for (const stage of plan.stages) for (const c of stage.containers) ssh(lab, c.host, dockerRun(c, digests[c.image]));
+  } finally {
+    for (const h of lab.hosts) ssh(lab, h.name, `docker logout ${lab.registry.address} >/dev/null`);
+  }
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: T }> {
+  const t0 = process.hrtime.bigint();
+  const value = await fn();
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, value };
+}
+
+export async function benchDeploy(): Promise<void> {
+  const lab = labStatus();
+  const { plan } = loadPlan(TOPOLOGY);
+  const containers = plan.stages.flatMap((s) => s.containers);
+  const say = (s: string) => console.log(`[bench] ${s}`);
+  const env = { CONTRAIL_TASK_QUEUE_PREFIX: `bench-deploy-${process.pid}` };
+  const worker = await startWorker(env);
+  const run = async (args: string[]): Promise<RunOutcome> => {
+    const r = await cli(args, env);
+    const outcome = lastJsonLine<RunOutcome>(r.stdout);
+    if (outcome.status !== 'completed') throw new Error(`${args.join(' ')} ended ${outcome.status}:\n${r.stdout.slice(-4000)}`);
+    return outcome;
+  };
+  try {
+    say(`${containers.length} containers on ${lab.hosts.length} hosts; ${os.cpus().length} cores`);
+    const { digests } = await run(['build', TOPOLOGY, '--json']);
+
+    emptyHosts(lab);
+    say('(a) the original: docker run over ssh per container, group by group, no waiting ...');
+    const a = await timed(() => original(lab, plan, digests));
+    const answeringAtOnce = await answering(containers);
+    await new Promise((r) => setTimeout(r, 60000));
+    const answeringAfterMinute = await answering(containers);
+    say(`    ${a.seconds.toFixed(1)} s; answering their health port: ${answeringAtOnce} at once, ${answeringAfterMinute} a minute later (of ${containers.length})`);
+
+    emptyHosts(lab);
+    say('(b) contrail-deploy run, cold ...');
+    const b = await timed(() => run(['run', TOPOLOGY, '--json']));
+    say(`    ${b.seconds.toFixed(1)} s, ${JSON.stringify(b.value.containers)}; answering: ${await answering(containers)}`);
+
+    say('(c) contrail-deploy run again, nothing changed ...');
+    const c = await timed(() => run(['run', TOPOLOGY, '--json']));
+    say(`    ${c.seconds.toFixed(1)} s, ${JSON.stringify(c.value.containers)}`);
+
+    const results = {
+      date: new Date().toISOString(),
+      machine: { cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
+      containers: containers.length,
+      hosts: lab.hosts.length,
+      phases: {
+        a: { seconds: round(a.seconds), answeringAtOnce, answeringAfterMinute },
+        b: { seconds: round(b.seconds), containers: b.value.containers, runId: b.value.runId },
+        c: { seconds: round(c.seconds), containers: c.value.containers, runId: c.value.runId },
+      },
+      ratios: { bOverA: round(b.seconds / a.seconds), cOverB: round(c.seconds / b.seconds) },
+      targets: { 'c < 3 s with zero containers recreated': c.seconds < 3 && c.value.containers.created + c.value.containers.recreated === 0 },
+    };
+    const dir = path.join(PROJECT_ROOT, 'bench/results');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `deploy-${results.date.slice(0, 10)}.json`);
+    fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`\n${JSON.stringify(results, null, 2)}\nresults: ${path.relative(PROJECT_ROOT, file)}`);
+  } finally {
+    await worker.stop();
+  }
+}
+
+const round = (x: number) => Number(x.toFixed(2));

@@ -1,0 +1,144 @@
+// The whole lab stack (topology/lab.yaml: the real Debian services and the stand-ins) deployed across the three lab
+// hosts in stage order, with health and quorum gates; then a redeploy that changes nothing, and `down`. Also: a
+// stand-in started before its dependency answers does not become healthy, and the gate names that dependency.
+import * as fs from 'fs';
+import * as path from 'path';
+import { PROJECT_ROOT } from '../../lib/paths';
+import type { RunSummary, Step } from '../../model/steps';
+import { scratchDir } from '../helpers/files';
+import { cli, labStatus, labTopology, lastJsonLine, sshRun, startWorker, uniqueSuffix, type LabStatus, type WorkerProcess } from '../helpers/lab';
+
+// Pulling the images onto the hosts and starting some forty services on two cores takes minutes.
+jest.setTimeout(40 * 60 * 1000);
+
+const suffix = uniqueSuffix();
+const env = { CONTRAIL_TASK_QUEUE_PREFIX: `stack-${suffix}` };
+const LAB_TOPOLOGY = path.join(PROJECT_ROOT, 'topology/lab.yaml');
+let lab: LabStatus;
+let worker: WorkerProcess;
+
+type Summary = RunSummary & { steps: Step[] };
+const status = async (runId: string): Promise<Summary> => lastJsonLine<Summary>((await cli(['status', runId, '--json'], env)).stdout);
+/** name -> "id startedAt" of every running container on a host. */
+function containersOn(host: string): Map<string, string> {
+  const out = sshRun(lab, host, `docker ps --format '{{.Names}} {{.ID}}' | while read n id; do echo "$n $id $(docker inspect -f '{{.State.StartedAt}}' $id)"; done`).stdout;
+  return new Map(out.trim().split('\n').filter(Boolean).map((l) => [l.split(' ')[0], l.split(' ').slice(1).join(' ')]));
+}
+
+beforeAll(async () => {
+  lab = labStatus();
+  worker = await startWorker(env);
+});
+afterAll(async () => {
+  await worker?.stop();
+});
+
+describe('the whole lab stack across three hosts', () => {
+  let first: Summary;
+  let before: Map<string, Map<string, string>>;
+
+  beforeAll(async () => {
+    const r = await cli(['run', LAB_TOPOLOGY, '--json'], env);
+    if (r.code !== 0) throw new Error(`the stack did not come up (exit ${r.code}):\n${r.stdout.slice(-6000)}\n${r.stderr}`);
+    first = await status(lastJsonLine<RunSummary>(r.stdout).runId);
+    before = new Map(lab.hosts.map((h) => [h.name, containersOn(h.name)]));
+  });
+  afterAll(async () => {
+    await cli(['down', LAB_TOPOLOGY], env);
+  });
+
+  test('every service runs where the topology places it, and passed its gate', () => {
+    const starts = first.steps.filter((s) => s.kind === 'start');
+    expect(starts.length).toBeGreaterThan(35);
+    for (const s of first.steps.filter((x) => x.kind === 'start' || x.kind === 'health')) expect([s.id, s.status]).toEqual([s.id, 'completed']);
+    for (const s of starts) expect(before.get(s.host!)?.has(s.target)).toBe(true);
+    expect([...before.get('compute1')!.keys()].sort()).toEqual(['libvirt', 'nova-compute', 'vrouter-agent']);
+    expect(first.containers.created).toBe(starts.length);
+  });
+
+  test('stages came up in order: no container of a stage started before every gate of the stages before it', () => {
+    const order = first.stageOrder;
+    const gatesDone = (stage: string) => Math.max(...first.steps.filter((s) => (s.kind === 'health' || s.kind === 'quorum') && s.stage === stage).map((s) => Date.parse(s.endTime!)));
+    for (const s of first.steps.filter((x) => x.kind === 'start')) {
+      for (const earlier of order.slice(0, order.indexOf(s.stage!))) {
+        if (first.steps.some((x) => x.stage === earlier && x.kind === 'health')) expect(Date.parse(s.startTime!)).toBeGreaterThanOrEqual(gatesDone(earlier));
+      }
+    }
+  });
+
+  test('clustered services passed their quorum gates (ZooKeeper says it is standalone, leader or follower)', () => {
+    const quorum = first.steps.filter((s) => s.kind === 'quorum');
+    expect(quorum.map((q) => [q.target, q.status]).sort()).toEqual([['cassandra', 'completed'], ['rabbitmq', 'completed'], ['zookeeper', 'completed']]);
+    expect(quorum.find((q) => q.target === 'zookeeper')?.detail).toBe('1 of 1 members in quorum (controller1), 1 needed');
+  });
+
+  test('a second run recreates nothing: the same containers, never restarted', async () => {
+    const r = await cli(['run', LAB_TOPOLOGY, '--json'], env);
+    expect(r.code).toBe(0);
+    const again = lastJsonLine<RunSummary>(r.stdout);
+    expect(again.containers).toEqual({ created: 0, recreated: 0, unchanged: first.containers.created });
+    expect(again.images.built).toBe(0);
+    for (const h of lab.hosts) expect(containersOn(h.name)).toEqual(before.get(h.name));
+  });
+});
+
+describe('a stand-in started before its dependency answers', () => {
+  const names = { db: `dep-cassandra-${suffix}`, zk: `dep-zookeeper-${suffix}`, disco: `dep-discovery-${suffix}` };
+  let topology: string;
+
+  beforeAll(() => {
+    topology = path.join(scratchDir({}), 'dep.yaml');
+    // The cassandra stand-in is told to wait for something that never answers, so it never listens; an operator
+    // then skips its failed gate (--force), and config-discovery starts without it.
+    fs.writeFileSync(topology, labTopology(lab, {
+      name: `dep${suffix}`, release: `dep-${suffix}`, catalog: path.join(PROJECT_ROOT, 'images/catalog.yaml'),
+      services: `  - { name: ${names.db}, image: cassandra, stage: database, roles: [controller], env: { STANDIN_NEEDS: "NEVER_SERVER:1" }, health: { tcp: 9160, timeoutSeconds: 10 } }
+  - { name: ${names.zk}, image: zookeeper, stage: database, roles: [controller] }
+  - { name: ${names.disco}, image: config-discovery, stage: config, roles: [controller], health: { tcp: 5998, timeoutSeconds: 20 } }`,
+    }));
+  });
+  afterAll(() => {
+    sshRun(lab, 'controller1', `docker rm -f ${Object.values(names).join(' ')} >/dev/null 2>&1`);
+  });
+
+  test('it does not become healthy, and its gate names the dependency that does not answer', async () => {
+    const parked = await cli(['run', topology, '--json'], env);
+    expect(parked.code).toBe(3);
+    const runId = lastJsonLine<RunSummary>(parked.stdout).runId;
+    expect(lastJsonLine<RunSummary>(parked.stdout).parked?.map((p) => p.id)).toEqual([`health:${names.db}@controller1`]);
+    const skipped = await cli(['skip', runId, '--force', '--json'], env);
+    expect(skipped.code).toBe(3);
+    const gate = lastJsonLine<RunSummary>(skipped.stdout).parked![0];
+    expect(gate.id).toBe(`health:${names.disco}@controller1`);
+    expect(gate.error).toContain(`Dependencies not answering: ${names.db} on controller1 (${lab.hosts[0].address}:9160, its CASSANDRA_SERVER)`);
+    // The stand-in's own log says the same from the inside.
+    expect(gate.error).toContain('waiting for CASSANDRA_SERVER');
+    const aborted = await cli(['abort', runId, '--json'], env);
+    expect(aborted.code).toBe(1);
+  });
+});
+
+describe('an HTTP health check', () => {
+  const port = 26000 + Math.floor(Math.random() * 8000);
+  const names = { ok: `http-ok-${suffix}`, missing: `http-404-${suffix}` };
+  afterAll(() => {
+    sshRun(lab, 'controller1', `docker rm -f ${names.ok} ${names.missing} >/dev/null 2>&1`);
+  });
+
+  test('passes when the page answers, and a page that is not there fails the gate with its HTTP status', async () => {
+    const topology = path.join(scratchDir({}), 'http.yaml');
+    fs.writeFileSync(topology, labTopology(lab, {
+      name: `http${suffix}`, release: `http-${suffix}`, catalog: path.join(PROJECT_ROOT, 'images/smoke.yaml'),
+      services: `  - { name: ${names.ok}, image: smoke-web, stage: common, roles: [controller], env: { LISTEN_PORT: "${port}" }, health: { http: { port: ${port}, path: /smoke.conf }, timeoutSeconds: 30 } }
+  - { name: ${names.missing}, image: smoke-web, stage: database, roles: [controller], env: { LISTEN_PORT: "${port + 1}" }, health: { http: { port: ${port + 1}, path: /not-there }, timeoutSeconds: 5 } }`,
+    }));
+    const r = await cli(['run', topology, '--json'], env);
+    expect(r.code).toBe(3);
+    const summary = lastJsonLine<RunSummary>(r.stdout);
+    const steps = (await status(summary.runId)).steps;
+    expect(steps.find((s) => s.id === `health:${names.ok}@controller1`)?.status).toBe('completed');
+    expect(summary.parked?.[0]).toMatchObject({ id: `health:${names.missing}@controller1` });
+    expect(summary.parked?.[0].error).toContain(`http://${lab.hosts[0].address}:${port + 1}/not-there: HTTP 404`);
+    expect((await cli(['abort', summary.runId], env)).code).toBe(1);
+  });
+});
