@@ -135,6 +135,10 @@ function dockerFailure(context: string, e: unknown): Error {
   if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) {
     return ApplicationFailure.nonRetryable(`${context}: the Docker engine refused: ${message}`, 'ContainerRejected');
   }
+  // The runtime cannot create the container as specified (capabilities, devices, privileges): the same every time.
+  if (/OCI runtime create failed/.test(message)) {
+    return ApplicationFailure.nonRetryable(`${context}: the engine cannot run the container as specified: ${message}. Check the service's privileged and capAdd settings against what the host allows.`, 'ContainerRejected');
+  }
   return ApplicationFailure.retryable(`${context}: ${message}`, 'ContainerError');
 }
 

@@ -113,8 +113,9 @@ export const downCommand: Command = {
         }
         if (values['purge-data']) {
           for (const dir of [...new Set(mine.flatMap((c) => dataDirectories(plan, c)))]) {
-            const r = await session.exec(`rm -rf -- ${shq(dir)}`);
-            if (r.code !== 0) throw new Error(`could not remove ${dir}: ${r.stderr.trim()}`);
+            // The contents go; the directory stays (it may be a mount point, and preparation set its owner and mode).
+            const r = await session.exec(`[ ! -d ${shq(dir)} ] || find ${shq(dir)} -mindepth 1 -delete`);
+            if (r.code !== 0) throw new Error(`could not empty ${dir}: ${r.stderr.trim()}`);
             result.purged.push(`${session.target.host}:${dir}`);
           }
         }

@@ -5,7 +5,19 @@ import * as http from 'http';
 import type { Duplex } from 'stream';
 import Docker from 'dockerode';
 import { Client, type ConnectConfig } from 'ssh2';
+import { Semaphore } from '../model/semaphore';
 import { expandHome } from './paths';
+
+// sshd drops new connections at random once 10 are still authenticating (MaxStartups 10:30:100, the default): a stage
+// that starts many containers on one host at once would see handshake timeouts. Handshakes to one host take turns,
+// a few at a time; the sessions themselves are not limited.
+const HANDSHAKES_PER_HOST = 4;
+const handshakes = new Map<string, Semaphore>();
+function handshakeSlots(address: string, port: number): Semaphore {
+  const key = `${address}:${port}`;
+  if (!handshakes.has(key)) handshakes.set(key, new Semaphore(HANDSHAKES_PER_HOST));
+  return handshakes.get(key)!;
+}
 
 export interface SshTarget {
   host: string;
@@ -80,7 +92,7 @@ export class HostSession {
       throw new SshError(target.host, 'authenticate', 'the topology names no ssh.keyFile and no ssh-agent is running (SSH_AUTH_SOCK)', false);
     }
     const client = new Client();
-    await new Promise<void>((resolve, reject) => {
+    await handshakeSlots(target.address, target.port).run(() => new Promise<void>((resolve, reject) => {
       client.once('ready', () => resolve());
       client.once('error', (err: Error & { level?: string }) => {
         if (keyMismatch) {
@@ -92,7 +104,7 @@ export class HostSession {
         }
       });
       client.connect(config);
-    });
+    }));
     // A connection lost later (keepalive timeout, reset) ends its channels, which fails what runs over them; the
     // listener keeps the event from being thrown as unhandled.
     client.on('error', () => undefined);

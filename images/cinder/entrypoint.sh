@@ -24,4 +24,9 @@ if [ -n "${RABBIT_SERVER:-}" ]; then
   rabbit "$conf"
 fi
 
+# The API brings the database schema up to date before it serves (idempotent; the scheduler does not race it).
+if [ "${1:-}" = cinder-api ] && [ -n "${MYSQL_SERVER:-}" ]; then
+  cinder-manage --config-file "$conf" db sync
+fi
+
 exec "$@"

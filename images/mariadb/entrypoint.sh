@@ -1,7 +1,9 @@
 #!/bin/bash
 # Renders MariaDB's server settings from the environment, initialises an empty data directory once (root password
-# from the environment), then runs the command.
+# from the environment), makes sure each OpenStack service has its database and user, then runs the command.
 #   MYSQL_ROOT_PASSWORD  password of root, locally and from other hosts (required, no default)
+#   <NAME>_DB_PASSWORD   for each one set (KEYSTONE_DB_PASSWORD, NOVA_DB_PASSWORD, ...): database <name>, user <name>
+#                        with that password, from any host; created if missing, password set at every start
 #   HOST_IP              address to listen on (default: all addresses)
 set -eu
 fail() { echo "mariadb entrypoint: $*" >&2; exit 1; }
@@ -18,26 +20,38 @@ ini-set "$cnf" mysqld max_connections 1000
 datadir=/var/lib/mysql
 mkdir -p "$datadir" /run/mysqld
 chown mysql:mysql "$datadir" /run/mysqld
+# SQL string literal: escape backslashes, then single quotes.
+sql_string() { local s=${1//\\/\\\\}; printf '%s' "${s//\'/\\\'}"; }
+
+first=""
 if [ ! -d "$datadir/mysql" ]; then
-  # First start on this volume: create the system tables, then set root's password through a server that listens
-  # on the socket only, so nothing can connect before root has a password.
   echo "mariadb entrypoint: initialising an empty $datadir"
   mariadb-install-db --user=mysql --datadir="$datadir" --skip-test-db >/dev/null
-  mariadbd --user=mysql --skip-networking --socket=/run/mysqld/init.sock &
-  pid=$!
-  for _ in $(seq 1 60); do mariadb-admin --socket=/run/mysqld/init.sock ping >/dev/null 2>&1 && break; sleep 1; done
-  # SQL string literal: escape backslashes, then single quotes.
-  pw=${MYSQL_ROOT_PASSWORD//\\/\\\\}
-  pw=${pw//\'/\\\'}
-  # root from other hosts too: the bootstrap step creates each OpenStack service's database over the network.
-  mariadb --socket=/run/mysqld/init.sock <<SQL
-ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('$pw');
-CREATE USER 'root'@'%' IDENTIFIED BY '$pw';
-GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;
-FLUSH PRIVILEGES;
-SQL
-  mariadb-admin --socket=/run/mysqld/init.sock shutdown
-  wait "$pid" || true
-  echo "mariadb entrypoint: $datadir initialised"
+  first=1
 fi
+# Accounts are set through a server that listens on the socket only, so nothing can connect before they are right.
+mariadbd --user=mysql --skip-networking --socket=/run/mysqld/init.sock &
+pid=$!
+for _ in $(seq 1 60); do mariadb-admin --socket=/run/mysqld/init.sock ping >/dev/null 2>&1 && break; sleep 1; done
+{
+  if [ -n "$first" ]; then
+    pw=$(sql_string "$MYSQL_ROOT_PASSWORD")
+    # root from other hosts too, for operators and bootstrap jobs.
+    echo "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('$pw');"
+    echo "CREATE USER 'root'@'%' IDENTIFIED BY '$pw';"
+    echo "GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;"
+  fi
+  for var in $(compgen -e | grep -E '^[A-Z][A-Z0-9]*_DB_PASSWORD$' || true); do
+    db=$(echo "${var%_DB_PASSWORD}" | tr 'A-Z' 'a-z')
+    pw=$(sql_string "${!var}")
+    echo "CREATE DATABASE IF NOT EXISTS \`$db\`;"
+    echo "CREATE USER IF NOT EXISTS '$db'@'%' IDENTIFIED BY '$pw';"
+    echo "ALTER USER '$db'@'%' IDENTIFIED BY '$pw';"
+    echo "GRANT ALL PRIVILEGES ON \`$db\`.* TO '$db'@'%';"
+  done
+  echo "FLUSH PRIVILEGES;"
+} | mariadb --socket=/run/mysqld/init.sock
+mariadb-admin --socket=/run/mysqld/init.sock shutdown
+wait "$pid" || true
+[ -z "$first" ] || echo "mariadb entrypoint: $datadir initialised"
 exec "$@"
