@@ -42,13 +42,17 @@ export async function startContainer(req: StartRequest): Promise<StartResult> {
   return withHostFailures(c.host, () =>
     withHost(sshTarget(req.host, req.ssh), async (session) => {
       const docker = session.docker();
-      const existing = await docker.getContainer(c.name).inspect().catch(() => undefined);
+      // Only "no such container" means absent; any other error is retried, never taken for absence.
+      const existing = await docker.getContainer(c.name).inspect().catch((e: { statusCode?: number }) => {
+        if (e.statusCode === 404) return undefined;
+        throw e;
+      });
       if (existing && existing.Config.Labels?.[SPEC_HASH_LABEL] === specHash && existing.State.Running) {
         return { container: c.name, host: c.host, id: existing.Id, outcome: 'unchanged' as const };
       }
       await pullImage(docker, req.imageRef, req.registry);
       if (existing) await docker.getContainer(existing.Id).remove({ force: true });
-      const created = await docker.createContainer({
+      const spec: Docker.ContainerCreateOptions = {
         name: c.name,
         Image: req.imageRef,
         ...(c.command ? { Cmd: c.command } : {}),
@@ -61,6 +65,13 @@ export async function startContainer(req: StartRequest): Promise<StartResult> {
           CapAdd: c.capAdd,
           RestartPolicy: { Name: 'unless-stopped' },
         },
+      };
+      const created = await docker.createContainer(spec).catch(async (e: { statusCode?: number }) => {
+        if (e.statusCode !== 409) throw e;
+        // The name is taken: an earlier attempt of this step (whose worker looked dead and was retried) created it
+        // meanwhile. This attempt's container replaces it.
+        await docker.getContainer(c.name).remove({ force: true });
+        return docker.createContainer(spec);
       });
       await created.start();
       return { container: c.name, host: c.host, id: created.id, outcome: existing ? ('recreated' as const) : ('created' as const) };
