@@ -124,10 +124,12 @@ async function waitHealthy(name: string, container: string): Promise<void> {
     if (docker(['inspect', '-f', '{{.State.Running}}', container]).stdout.trim() !== 'true') {
       throw new Error(`${container} stopped before its health check passed\n${logs(container)}`);
     }
-    const portOk = health.tcp === undefined || (await answers(health.tcp));
+    // The port the catalog's check probes: its TCP port, or its HTTP check's port.
+    const port = health.tcp ?? health.http?.port;
+    const portOk = port === undefined || (await answers(port));
     const command = portOk && health.command ? docker(['exec', container, ...health.command]) : undefined;
     if (portOk && (!command || command.code === 0)) return;
-    last = portOk ? `${health.command!.join(' ')}: ${(command!.stderr || command!.stdout).trim()}` : `port ${health.tcp} does not answer`;
+    last = portOk ? `${health.command!.join(' ')}: ${(command!.stderr || command!.stdout).trim()}` : `port ${port} does not answer`;
     await sleep(1000);
   }
   throw new Error(`${container}: health check did not pass within ${health.timeoutSeconds}s (${last})\n${logs(container)}`);
