@@ -6,7 +6,6 @@
 //   (c) contrail-deploy run again, nothing changed (target: under 3 s, zero containers recreated)
 // Both (a) and (b) start from hosts without containers or images, so both pull everything.
 // Usage: bash lab/lab.sh up && node bench/run.js deploy   (builds the images first when the registry lacks them)
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -15,7 +14,7 @@ import { loadPlan } from '../lib/load';
 import { PROJECT_ROOT } from '../lib/paths';
 import { resolveSecret } from '../lib/secrets';
 import type { Plan, PlannedContainer } from '../model/plan';
-import { cli, labStatus, lastJsonLine, startWorker, type LabStatus } from '../test/helpers/lab';
+import { cli, labStatus, lastJsonLine, sshRun, startWorker, type LabStatus } from '../test/helpers/lab';
 
 const TOPOLOGY = path.join(PROJECT_ROOT, 'topology/lab.yaml');
 
@@ -27,9 +26,8 @@ interface RunOutcome {
 }
 
 function ssh(lab: LabStatus, host: string, command: string, input?: string): string {
-  const address = lab.hosts.find((h) => h.name === host)!.address;
-  const r = spawnSync('ssh', ['-i', lab.ssh.keyFile, '-o', `UserKnownHostsFile=${lab.ssh.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `${lab.ssh.user}@${address}`, command], { encoding: 'utf8', input });
-  if (r.status !== 0) throw new Error(`ssh ${host} ${command.slice(0, 80)}... failed (${r.status}): ${r.stderr.slice(-1000)}`);
+  const r = sshRun(lab, host, command, input);
+  if (r.code !== 0) throw new Error(`ssh ${host} ${command.slice(0, 80)}... failed (${r.code}): ${r.stderr.slice(-1000)}`);
   return r.stdout;
 }
 

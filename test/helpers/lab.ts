@@ -46,9 +46,9 @@ export function labStatus(): LabStatus {
 }
 
 /** A command on a lab host over SSH with the lab key, checking the host key strictly (as a user would). */
-export function sshRun(lab: LabStatus, host: string, command: string): { code: number; stdout: string; stderr: string } {
+export function sshRun(lab: LabStatus, host: string, command: string, input?: string): { code: number; stdout: string; stderr: string } {
   const address = lab.hosts.find((h) => h.name === host)!.address;
-  const r = spawnSync('ssh', ['-i', lab.ssh.keyFile, '-o', `UserKnownHostsFile=${lab.ssh.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `${lab.ssh.user}@${address}`, command], { encoding: 'utf8' });
+  const r = spawnSync('ssh', ['-i', lab.ssh.keyFile, '-o', `UserKnownHostsFile=${lab.ssh.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `${lab.ssh.user}@${address}`, command], { encoding: 'utf8', input });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
