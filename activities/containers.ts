@@ -6,11 +6,12 @@ import { Context, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
 import type { Dependency, PlannedContainer } from '../model/plan';
+import { Semaphore } from '../model/semaphore';
 import { stableJson } from '../model/stable-json';
 import type { SecretRef } from '../model/types';
 import { demuxLogs, followStream } from '../lib/docker';
 import { maskSecrets, resolveSecret } from '../lib/secrets';
-import { HostSession, withHost } from '../lib/ssh';
+import { withHost } from '../lib/ssh';
 import { sshTarget, withHostFailures, type SshSettings } from './hosts';
 import { keepAlive } from './heartbeat';
 import { RUN_LABEL, type RegistryRef } from './images';
@@ -117,8 +118,10 @@ export async function pullImages(req: PullRequest): Promise<PullResult> {
     withHost(sshTarget(req.host, req.ssh), async (session) => {
       const docker = session.docker();
       const result: PullResult = { host: req.host.name, pulled: [], present: [] };
+      // One listing answers for every image (refs are by digest), instead of one request per image.
+      const present = new Set((await docker.listImages()).flatMap((i) => i.RepoDigests ?? []));
       for (const ref of req.imageRefs) {
-        if (await docker.getImage(ref).inspect().then(() => true, () => false)) {
+        if (present.has(ref)) {
           result.present.push(ref);
           continue;
         }
@@ -153,9 +156,12 @@ function dockerFailure(context: string, e: unknown): Error {
   return ApplicationFailure.retryable(`${context}: ${message}`, 'ContainerError');
 }
 
+/** A host as the activities reach it. */
+export type HostRef = { name: string; address: string; sshPort: number };
+
 export interface HealthRequest {
   container: PlannedContainer;
-  host: { name: string; address: string; sshPort: number };
+  host: HostRef;
   ssh: SshSettings;
 }
 
@@ -175,43 +181,115 @@ export async function checkHealth(req: HealthRequest): Promise<HealthResult> {
   const health = c.health;
   if (!health || (!health.tcp && !health.http && !health.command)) return { container: c.name, host: c.host, answeredAfterMs: 0 };
   const deadline = started + health.timeoutSeconds * 1000;
-  // Every configured check must pass: the port from outside, and the service's own tool from inside.
-  const url = health.http ? `http://${c.hostAddress}:${health.http.port}${health.http.path}` : '';
-  const what = [health.tcp ? `${c.hostAddress}:${health.tcp}` : '', url, health.command ? `command "${health.command.join(' ')}"` : ''].filter(Boolean).join(' and ');
   let lastError = '';
-  // One SSH session serves every in-container probe of this wait (reopened if it breaks), not one per probe.
-  let session: HostSession | undefined;
-  const inside = async (): Promise<true | string> => {
-    session ??= await HostSession.open(sshTarget(req.host, req.ssh));
-    return execProbe(session.docker(), c.name, health.command!).catch((e: Error) => {
-      session?.close();
-      session = undefined;
-      throw e;
-    });
-  };
-  const probe = async (): Promise<true | string> => {
-    const tcp = health.tcp ? await tcpProbe(c.hostAddress, health.tcp, 2000) : true;
-    if (tcp !== true) return `${c.hostAddress}:${health.tcp}: ${tcp}`;
-    const http = health.http ? await httpProbe(url, 2000) : true;
-    if (http !== true) return `${url}: ${http}`;
-    return health.command ? inside() : true;
-  };
-  try {
-    while (Date.now() < deadline) {
-      const result = await probe().catch((e: Error) => e.message);
-      if (result === true) return { container: c.name, host: c.host, answeredAfterMs: Date.now() - started };
-      lastError = result;
-      Context.current().heartbeat({ waiting: what, lastError });
-      await sleep(1000);
-    }
-  } finally {
-    session?.close();
+  while (Date.now() < deadline) {
+    const result = await probeHealth(c, req.host, req.ssh);
+    if (result === true) return { container: c.name, host: c.host, answeredAfterMs: Date.now() - started };
+    lastError = result;
+    Context.current().heartbeat({ waiting: healthCheckText(c), lastError });
+    await sleep(1000);
   }
   const [logs, dependencies] = await Promise.all([containerLogTail(req).catch((e: Error) => `(could not read logs: ${e.message})`), dependencyReport(c.dependencies ?? [])]);
   throw ApplicationFailure.nonRetryable(
-    `health gate: ${c.service} on host ${c.host} did not answer on ${what} within ${health.timeoutSeconds}s (${maskSecrets(lastError)}).${dependencies}\n--- last log lines of ${c.name} ---\n${maskSecrets(logs)}`,
+    `health gate: ${c.service} on host ${c.host} did not answer on ${healthCheckText(c)} within ${health.timeoutSeconds}s (${maskSecrets(lastError)}).${dependencies}\n--- last log lines of ${c.name} ---\n${maskSecrets(logs)}`,
     'HealthGateTimeout',
   );
+}
+
+function healthUrl(c: PlannedContainer): string {
+  return c.health?.http ? `http://${c.hostAddress}:${c.health.http.port}${c.health.http.path}` : '';
+}
+
+/** What a container's health check asks, for messages: "10.0.0.1:5672 and command "rabbitmq-diagnostics ping"". */
+function healthCheckText(c: PlannedContainer): string {
+  const h = c.health;
+  return [h?.tcp ? `${c.hostAddress}:${h.tcp}` : '', healthUrl(c), h?.command ? `command "${h.command.join(' ')}"` : ''].filter(Boolean).join(' and ');
+}
+
+/**
+ * One round of a container's health check: true, or what did not answer. Every configured check must pass: the port
+ * from outside, and the service's own tool from inside.
+ */
+async function probeHealth(c: PlannedContainer, host: HostRef, ssh: SshSettings): Promise<true | string> {
+  const health = c.health;
+  try {
+    if (health?.tcp) {
+      const tcp = await tcpProbe(c.hostAddress, health.tcp, 2000);
+      if (tcp !== true) return `${c.hostAddress}:${health.tcp}: ${tcp}`;
+    }
+    if (health?.http) {
+      const http = await httpProbe(healthUrl(c), 2000);
+      if (http !== true) return `${healthUrl(c)}: ${http}`;
+    }
+    if (health?.command) return await withHost(sshTarget(host, ssh), (s) => execProbe(s.docker(), c.name, health.command!));
+    return true;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+export interface SurveyRequest {
+  host: HostRef;
+  /** The planned containers on this host. */
+  containers: PlannedContainer[];
+  ssh: SshSettings;
+}
+
+export interface SurveyedContainer {
+  container: string;
+  /** The image the running container was created from (repository@digest), if it runs. */
+  imageRef: string | null;
+  /** Running, made from this plan's spec with imageRef, and answering its health check right now. */
+  healthy: boolean;
+  /** For a clustered service: this member says it is in a cluster with quorum. */
+  inQuorum?: boolean;
+  /** Why not healthy, for the record. */
+  note?: string;
+}
+
+export interface SurveyResult {
+  host: string;
+  containers: SurveyedContainer[];
+}
+
+/**
+ * What already runs on a host, in one pass: for each planned container, whether it runs from the plan's spec and
+ * answers its health check (and quorum check) now. A run whose images did not change leaves such containers alone
+ * without a start and gate step each; anything else goes through the usual reconcile and gate.
+ */
+export async function surveyHost(req: SurveyRequest): Promise<SurveyResult> {
+  return withHostFailures(req.host.name, () =>
+    withHost(sshTarget(req.host, req.ssh), async (session) => {
+      const docker = session.docker();
+      const ours = new Set((await docker.listContainers({ all: true, filters: { label: [SPEC_HASH_LABEL] } })).flatMap((i) => i.Names.map((n) => n.replace(/^\//, ''))));
+      // The listing names the image without its digest: each container's own record has it. A few at a time, over
+      // kept-open Docker API channels.
+      const slots = new Semaphore(4);
+      const containers = await Promise.all(
+        req.containers.map(async (c) => surveyOne(c, ours.has(c.name) ? await slots.run(() => docker.getContainer(c.name).inspect()) : undefined, req)),
+      );
+      return { host: req.host.name, containers };
+    }).catch((e: unknown) => {
+      throw dockerFailure(`host ${req.host.name}: step survey containers`, e);
+    }),
+  );
+}
+
+async function surveyOne(c: PlannedContainer, info: Docker.ContainerInspectInfo | undefined, req: SurveyRequest): Promise<SurveyedContainer> {
+  if (!info?.State.Running) return { container: c.name, imageRef: null, healthy: false, note: info ? info.State.Status : 'absent' };
+  // The hash of this plan's spec with the image the container runs: equal to its label when nothing else changed.
+  // Whether that image is the one the run wants is for the workflow to compare, once its digests are known.
+  const imageRef = info.Config.Image;
+  if (info.Config.Labels?.[SPEC_HASH_LABEL] !== containerSpecHash(c, imageRef)) return { container: c.name, imageRef, healthy: false, note: 'spec changed' };
+  const [health, quorum] = await Promise.all([
+    probeHealth(c, req.host, req.ssh),
+    c.quorum?.command ? withHost(sshTarget(req.host, req.ssh), (s) => execProbe(s.docker(), c.name, c.quorum!.command!)).catch((e: Error) => e.message) : undefined,
+  ]);
+  return {
+    container: c.name, imageRef, healthy: health === true,
+    ...(c.quorum ? { inQuorum: health === true && (quorum === undefined || quorum === true) } : {}),
+    ...(health === true ? {} : { note: maskSecrets(health) }),
+  };
 }
 
 export interface QuorumRequest {

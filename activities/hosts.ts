@@ -35,18 +35,21 @@ export async function prepareHost(req: PrepareRequest): Promise<PrepareResult> {
   const { host } = req;
   return withHostFailures(host.name, () =>
     withHost(sshTarget(host, req.ssh), async (session) => {
-      const items: PrepareResult['items'] = [];
-      const dockerVersion = await checkEngine(session);
-      for (const dir of host.directories) {
-        items.push({ item: `directory ${dir.path}`, outcome: await ensureDirectory(session, dir.path, dir.mode, dir.owner) });
-        Context.current().heartbeat(dir.path);
-      }
-      for (const module of host.kernelModules) {
-        items.push({ item: `kernel module ${module}`, outcome: await ensureModule(session, module) });
-      }
-      if (req.registry?.ca) {
-        items.push({ item: `registry trust ${req.registry.address}`, outcome: await ensureRegistryTrust(session, req.registry.address, readCa(req.registry.ca)) });
-      }
+      // The items are independent of each other: checked at once, each on its own channel, reported in order.
+      const item = async (name: string, ensure: () => Promise<ItemOutcome>) => {
+        const outcome = await ensure();
+        Context.current().heartbeat(name);
+        return { item: name, outcome };
+      };
+      const ca = req.registry?.ca ? readCa(req.registry.ca) : null;
+      const [dockerVersion, items] = await Promise.all([
+        checkEngine(session),
+        Promise.all([
+          ...host.directories.map((dir) => item(`directory ${dir.path}`, () => ensureDirectory(session, dir.path, dir.mode, dir.owner))),
+          ...host.kernelModules.map((module) => item(`kernel module ${module}`, () => ensureModule(session, module))),
+          ...(req.registry && ca ? [item(`registry trust ${req.registry.address}`, () => ensureRegistryTrust(session, req.registry!.address, ca))] : []),
+        ]),
+      ]);
       return { host: host.name, dockerVersion, items };
     }),
   );

@@ -69,11 +69,34 @@ export interface LookupResult {
 }
 
 /** Is this exact image (same input hash) already in the registry? Cheap: one HEAD request, no docker build. */
-export async function lookupImage(req: BuildRequest): Promise<LookupResult> {
+export async function lookupImage(req: BuildRequest, registry = new RegistryClient(req.registry)): Promise<LookupResult> {
   const { image } = req;
   const { inputHash } = imageInputs(req);
-  const digest = await new RegistryClient(req.registry).digestOf(image.repository, `${HASH_TAG_PREFIX}${inputHash}`, `lookup of ${image.name}`);
+  const digest = await registry.digestOf(image.repository, `${HASH_TAG_PREFIX}${inputHash}`, `lookup of ${image.name}`);
   return { image: image.name, inputHash, ref: digest ? `${image.repository}@${digest}` : null };
+}
+
+export interface TreeLookupRequest {
+  runId: string;
+  release: string;
+  images: PlannedImage[];
+  registry: RegistryRef;
+}
+
+/**
+ * Looks the whole image tree up in one go: each root, then the children of every image the registry holds (their
+ * input hash needs the parent's digest). An image missing from the result has a parent that must be built first.
+ */
+export async function lookupImages(req: TreeLookupRequest): Promise<Record<string, LookupResult>> {
+  const registry = new RegistryClient(req.registry);
+  const results: Record<string, LookupResult> = {};
+  const visit = async (image: PlannedImage, parentRef: string | null): Promise<void> => {
+    const found = await lookupImage({ runId: req.runId, release: req.release, image, parentRef, registry: req.registry }, registry);
+    results[image.name] = found;
+    if (found.ref) await Promise.all(req.images.filter((i) => i.parent === image.name).map((child) => visit(child, found.ref)));
+  };
+  await Promise.all(req.images.filter((i) => !i.parent).map((root) => visit(root, null)));
+  return results;
 }
 
 /** What identifies a build: its context files, build args (the parent's exact digest among them) and the hash of all. */

@@ -1,3 +1,3 @@
-export { buildImage, lookupImage, publishRelease, pushImage } from './images';
+export { buildImage, lookupImage, lookupImages, publishRelease, pushImage } from './images';
 export { prepareHost } from './hosts';
-export { checkHealth, checkQuorum, pullImages, startContainer } from './containers';
+export { checkHealth, checkQuorum, pullImages, startContainer, surveyHost } from './containers';

@@ -12,7 +12,7 @@ const MARK: Record<TargetState, string> = {
 export function targetStates(steps: Step[]): { name: string; state: TargetState }[] {
   const byTarget = new Map<string, Step[]>();
   for (const s of steps) {
-    if (s.kind === 'publish' || s.kind === 'prepare' || s.kind === 'pull' || s.kind === 'quorum') continue;
+    if (s.kind === 'publish' || s.kind === 'prepare' || s.kind === 'pull' || s.kind === 'survey' || s.kind === 'quorum') continue;
     const key = s.kind === 'build' || s.kind === 'push' ? s.target : `${s.target}@${s.host}`;
     byTarget.set(key, [...(byTarget.get(key) ?? []), s]);
   }

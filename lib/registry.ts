@@ -15,6 +15,10 @@ const MANIFEST_TYPES = [
   'application/vnd.oci.image.index.v1+json',
 ].join(', ');
 
+// Lookups come in bursts (a whole image tree at once): connections are kept and reused rather than a TLS handshake
+// per request.
+const agent = new https.Agent({ keepAlive: true, maxSockets: 8 });
+
 interface Reply {
   status: number;
   headers: http.IncomingHttpHeaders;
@@ -66,7 +70,7 @@ export class RegistryClient {
     const headers: http.OutgoingHttpHeaders = { authorization: this.authorization, accept: MANIFEST_TYPES };
     if (body) Object.assign(headers, { 'content-type': contentType, 'content-length': body.length });
     return new Promise((resolve, reject) => {
-      const req = https.request(`https://${this.registry.address}/v2/${name}/manifests/${reference}`, { method, ca: this.ca, headers, timeout: 20000 }, (res) => {
+      const req = https.request(`https://${this.registry.address}/v2/${name}/manifests/${reference}`, { method, ca: this.ca, headers, timeout: 20000, agent }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (d: Buffer) => chunks.push(d));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));

@@ -1,6 +1,6 @@
 // The steps of a run, as `status` shows them. Kept by the workflow (deterministic: times come from workflow time).
 
-export type StepKind = 'build' | 'push' | 'publish' | 'prepare' | 'pull' | 'start' | 'health' | 'quorum';
+export type StepKind = 'build' | 'push' | 'publish' | 'prepare' | 'pull' | 'survey' | 'start' | 'health' | 'quorum';
 export type StepStatus = 'pending' | 'running' | 'parked' | 'completed' | 'skipped' | 'failed' | 'blocked';
 
 export interface Step {
@@ -109,6 +109,7 @@ export function stepWorkflowId(runId: string, step: Pick<Step, 'kind' | 'target'
     publish: `release/${step.target}`,
     prepare: `host/${step.target}`,
     pull: `host/${step.target}/pull`,
+    survey: `host/${step.target}/survey`,
     start: `stage/${step.stage}/${step.target}@${step.host}/start`,
     health: `stage/${step.stage}/${step.target}@${step.host}/health`,
     quorum: `stage/${step.stage}/${step.target}/quorum`,

@@ -3,6 +3,7 @@
 import { Runtime, Worker, DefaultLogger, type LogLevel } from '@temporalio/worker';
 import * as activities from '../activities';
 import { connectWorker } from '../lib/temporal';
+import { closeHostConnections } from '../lib/ssh';
 import { taskQueues, type TaskQueues } from '../model/shared';
 
 export type QueueKind = keyof TaskQueues;
@@ -53,6 +54,7 @@ export async function runWorkers(opts: WorkerOptions): Promise<void> {
     opts.signal?.addEventListener('abort', stop);
     await Promise.all(workers.map((w) => w.run()));
   } finally {
+    closeHostConnections();
     await connection.close();
   }
 }

@@ -1,6 +1,7 @@
 // The pipeline: build every image after its parent is pushed, prepare hosts, bring services up stage by stage with
 // health gates. Orchestration only: all I/O is in activities, routed to the build or deploy task queue.
 import { ApplicationFailure, condition, executeChild, patched, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import type { SurveyedContainer } from '../activities/containers';
 import type { BuildRequest, LookupResult, PushResult } from '../activities/images';
 import { dependentsOf, type Plan, type PlannedContainer, type PlannedHost, type PlannedImage } from '../model/plan';
 import { decideUpdate, runSummaryQuery, SEARCH_ATTRIBUTES, type TaskQueues } from '../model/shared';
@@ -41,7 +42,10 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   // says it has quorum; a minority that fails parks without holding the rollout. Runs started before this replay
   // with every member gating the stage.
   const quorumGates = patched('quorum-gates');
-  registerSteps(steps, plan, quorumGates);
+  // Each host's running containers are surveyed at the start; stages whose every container already runs as planned
+  // and answers are done without a start and gate step per container. Runs started before this replay without it.
+  const surveying = quorumGates && patched('host-survey');
+  registerSteps(steps, plan, quorumGates, surveying);
 
   // Each step's activity runs in a child workflow with a business id (<run>/build/<image>, <run>/host/<host>,
   // <run>/stage/<stage>/...), so the UI and `temporal workflow list` show a run's parts by name. Runs started
@@ -163,6 +167,14 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   const buildSlots = new Semaphore(limited ? limits.builds : Number.MAX_SAFE_INTEGER);
   const pushSlots = new Semaphore(limited ? limits.pushes : Number.MAX_SAFE_INTEGER);
 
+  // The whole image tree is looked up in the registry in one activity first; only images it could not answer for (their
+  // parent must be built first) are looked up one by one. A failed tree lookup falls back to those. Runs started
+  // before this replay with one lookup per image.
+  const treeLookup: Promise<Record<string, LookupResult> | null> =
+    !input.noCache && plan.images.length && patched('tree-lookup')
+      ? callActivity({ profile: 'build', queues, activity: 'lookupImages', args: [{ runId: input.runId, release: plan.release, images: plan.images, registry: plan.registry }], summary: `look up ${plan.images.length} images in the registry` }).catch(() => null)
+      : Promise.resolve(null);
+
   // Images: each starts as soon as its own parent is pushed (not level by level).
   const pushed = new Map<string, Promise<PushResult>>();
   for (const image of plan.images) {
@@ -185,7 +197,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     try {
       // The registry already holds this exact image (same input hash): neither build nor push. Outside the build
       // slots: a lookup is one HTTP request. Runs started before lookups existed replay without them.
-      const found = !input.noCache && patched('registry-lookup') ? await lookUp(buildId, request) : null;
+      const found = !input.noCache && patched('registry-lookup') ? ((await treeLookup)?.[image.name] ?? (await lookUp(buildId, request))) : null;
       if (found?.ref) {
         steps.finish(buildId, 'skipped', `unchanged: input ${found.inputHash} is in the registry`);
         steps.finish(stepId('push', image.name), 'skipped', found.ref);
@@ -276,6 +288,61 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     }
   }
 
+  // What already runs on each host, asked once at the start (in parallel with builds and preparation); null where the
+  // survey failed, so that everything there goes through the usual steps.
+  const surveys = new Map<string, Promise<Map<string, SurveyedContainer> | null>>();
+  if (surveying) {
+    for (const host of plan.hosts) {
+      const containers = plan.stages.flatMap((s) => s.containers).filter((c) => c.host === host.name);
+      if (containers.length) surveys.set(host.name, survey(host, containers));
+    }
+  }
+  async function survey(host: PlannedHost, containers: PlannedContainer[]): Promise<Map<string, SurveyedContainer> | null> {
+    const id = stepId('survey', host.name);
+    steps.start(id);
+    try {
+      const r = await run(id, 'deploy', 'surveyHost', `survey ${containers.length} containers on ${host.name}`, { host: { name: host.name, address: host.address, sshPort: host.sshPort }, containers, ssh: plan.ssh });
+      steps.finish(id, 'completed', `${r.containers.filter((c) => c.healthy).length} of ${containers.length} run as planned and answer`);
+      return new Map(r.containers.map((c) => [c.container, c]));
+    } catch (e) {
+      steps.finish(id, 'skipped', `survey failed, each container goes through its own steps: ${failureMessage(e)}`);
+      return null;
+    }
+  }
+
+  /** True when every container of the batch already runs from its pushed image and spec, answers its health check,
+   *  and each clustered service has its quorum: then the batch's steps are recorded as done, and nothing runs. */
+  async function settledBySurvey(containers: PlannedContainer[]): Promise<boolean> {
+    const found = new Map<string, SurveyedContainer>();
+    const settled = async (c: PlannedContainer): Promise<boolean> => {
+      const s = (await surveys.get(c.host))?.get(c.name);
+      if (!s?.healthy) return false;
+      const [image] = await Promise.all([pushed.get(c.image)!, prepare(hostsByName.get(c.host)!)]);
+      if (s.imageRef !== image.ref) return false;
+      found.set(c.name, s);
+      return true;
+    };
+    // Decided as soon as one container is not settled: a batch that needs work does not wait for all its images here.
+    if (!(await allOf(containers.map(settled)))) return false;
+    const clusters = new Map<string, PlannedContainer[]>();
+    for (const c of containers.filter((x) => x.quorum)) clusters.set(c.service, [...(clusters.get(c.service) ?? []), c]);
+    const inQuorum = (members: PlannedContainer[]) => members.filter((c) => found.get(c.name)?.inQuorum);
+    if ([...clusters.values()].some((members) => inQuorum(members).length < quorumSize(members.length))) return false;
+    for (const c of containers) {
+      steps.start(stepId('start', c.name, c.host));
+      steps.finish(stepId('start', c.name, c.host), 'completed', 'unchanged');
+      steps.start(stepId('health', c.name, c.host));
+      steps.finish(stepId('health', c.name, c.host), 'completed', 'answered at the survey');
+      summary.containers.unchanged++;
+    }
+    for (const [service, members] of clusters) {
+      const ok = inQuorum(members);
+      steps.start(stepId('quorum', service));
+      steps.finish(stepId('quorum', service), 'completed', `${ok.length} of ${members.length} members in quorum (${ok.map((c) => c.host).join(', ')}), ${quorumSize(members.length)} needed, at the survey`);
+    }
+    return true;
+  }
+
   async function bringUp(c: PlannedContainer): Promise<void> {
     const host = hostsByName.get(c.host)!;
     const startId = stepId('start', c.name, c.host);
@@ -350,6 +417,9 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   const batched = patched('compute-batches');
   let stagesOk = true;
   let stopReason = 'an earlier stage failed';
+  // Survey results count only while every earlier batch was settled by them: after a batch that needed work, later
+  // containers are reconciled and gated again, after it.
+  let settling = surveying;
   for (const stage of plan.stages) {
     const batches = batched ? stageBatches(stage, plan.rollout ?? DEFAULT_ROLLOUT) : [{ containers: stage.containers, name: stage.name }];
     for (const batch of batches) {
@@ -360,6 +430,8 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
         }
         continue;
       }
+      if (settling && (await settledBySurvey(batch.containers))) continue;
+      settling = false;
       stagesOk = await bringUpBatch(batch.containers);
       if (!stagesOk && 'index' in batch && batch.of > 1) stopReason = `${batchName(batch)} failed`;
     }
@@ -381,7 +453,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   return snapshot();
 }
 
-function registerSteps(steps: StepLog, plan: Plan, quorumGates: boolean): void {
+function registerSteps(steps: StepLog, plan: Plan, quorumGates: boolean, surveying: boolean): void {
   for (const image of plan.images) {
     steps.add({ id: stepId('build', image.name), kind: 'build', target: image.name, parent: image.parent ?? undefined });
     steps.add({ id: stepId('push', image.name), kind: 'push', target: image.name, parent: image.parent ?? undefined });
@@ -389,7 +461,9 @@ function registerSteps(steps: StepLog, plan: Plan, quorumGates: boolean): void {
   if (plan.images.length) steps.add({ id: stepId('publish', plan.release), kind: 'publish', target: plan.release });
   for (const host of plan.hosts) steps.add({ id: stepId('prepare', host.name), kind: 'prepare', target: host.name, host: host.name });
   for (const host of plan.hosts) {
-    if (plan.stages.some((s) => s.containers.some((c) => c.host === host.name))) steps.add({ id: stepId('pull', host.name), kind: 'pull', target: host.name, host: host.name });
+    if (!plan.stages.some((s) => s.containers.some((c) => c.host === host.name))) continue;
+    steps.add({ id: stepId('pull', host.name), kind: 'pull', target: host.name, host: host.name });
+    if (surveying) steps.add({ id: stepId('survey', host.name), kind: 'survey', target: host.name, host: host.name });
   }
   for (const stage of plan.stages) {
     for (const batch of stageBatches(stage, plan.rollout ?? DEFAULT_ROLLOUT)) {
@@ -402,6 +476,15 @@ function registerSteps(steps: StepLog, plan: Plan, quorumGates: boolean): void {
     const clustered = new Set(stage.containers.filter((c) => c.quorum).map((c) => c.service));
     if (quorumGates) for (const service of clustered) steps.add({ id: stepId('quorum', service), kind: 'quorum', target: service, stage: stage.name });
   }
+}
+
+/** True when every check is true; false as soon as one is false or fails. */
+function allOf(checks: Promise<boolean>[]): Promise<boolean> {
+  return new Promise((resolve) => {
+    let left = checks.length;
+    if (!left) resolve(true);
+    for (const check of checks) check.then((ok) => (ok ? --left === 0 && resolve(true) : resolve(false)), () => resolve(false));
+  });
 }
 
 /** The innermost failure message (an activity's own words), without the wrapper's. */

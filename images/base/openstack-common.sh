@@ -35,12 +35,11 @@ keystone_authtoken() {
   ini-set "$conf" keystone_authtoken password "$(oslo "$pw")"
 }
 
-# rabbit CONF: RPC over RabbitMQ at RABBIT_SERVER with RABBIT_PASSWORD (the original hard-coded guest).
+# rabbit CONF: RPC over RabbitMQ at RABBIT_SERVER with RABBIT_PASSWORD (the original hard-coded guest). The 2015
+# keys (rpc_backend, [oslo_messaging_rabbit] rabbit_host/_userid/_password) are gone from today's oslo.messaging,
+# which then tries guest@localhost: transport_url is what it reads.
 rabbit() {
   local conf=$1 pw
   pw=$(password RABBIT_PASSWORD)
-  ini-set "$conf" DEFAULT rpc_backend rabbit
-  ini-set "$conf" oslo_messaging_rabbit rabbit_host "$RABBIT_SERVER"
-  if [ -n "${RABBIT_USER:-}" ]; then ini-set "$conf" oslo_messaging_rabbit rabbit_userid "$RABBIT_USER"; fi
-  ini-set "$conf" oslo_messaging_rabbit rabbit_password "$(oslo "$pw")"
+  ini-set "$conf" DEFAULT transport_url "rabbit://$(urlencode "${RABBIT_USER:-guest}"):$(urlencode "$pw")@$RABBIT_SERVER:5672/"
 }

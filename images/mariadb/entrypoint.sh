@@ -4,6 +4,7 @@
 #   MYSQL_ROOT_PASSWORD  password of root, locally and from other hosts (required, no default)
 #   <NAME>_DB_PASSWORD   for each one set (KEYSTONE_DB_PASSWORD, NOVA_DB_PASSWORD, ...): database <name>, user <name>
 #                        with that password, from any host; created if missing, password set at every start
+#   <NAME>_EXTRA_DATABASES more databases of that user (nova: nova_api nova_cell0, set in the image)
 #   HOST_IP              address to listen on (default: all addresses)
 set -eu
 fail() { echo "mariadb entrypoint: $*" >&2; exit 1; }
@@ -44,10 +45,13 @@ for _ in $(seq 1 60); do mariadb-admin --socket=/run/mysqld/init.sock ping >/dev
   for var in $(compgen -e | grep -E '^[A-Z][A-Z0-9]*_DB_PASSWORD$' || true); do
     db=$(echo "${var%_DB_PASSWORD}" | tr 'A-Z' 'a-z')
     pw=$(sql_string "${!var}")
-    echo "CREATE DATABASE IF NOT EXISTS \`$db\`;"
     echo "CREATE USER IF NOT EXISTS '$db'@'%' IDENTIFIED BY '$pw';"
     echo "ALTER USER '$db'@'%' IDENTIFIED BY '$pw';"
-    echo "GRANT ALL PRIVILEGES ON \`$db\`.* TO '$db'@'%';"
+    extra=${var%_DB_PASSWORD}_EXTRA_DATABASES
+    for name in "$db" ${!extra:-}; do
+      echo "CREATE DATABASE IF NOT EXISTS \`$name\`;"
+      echo "GRANT ALL PRIVILEGES ON \`$name\`.* TO '$db'@'%';"
+    done
   done
   echo "FLUSH PRIVILEGES;"
 } | mariadb --socket=/run/mysqld/init.sock

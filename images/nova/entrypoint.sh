@@ -42,6 +42,9 @@ if [ -n "${RABBIT_SERVER:-}" ]; then
 fi
 if [ -n "${MYSQL_SERVER:-}" ]; then
   database "$conf" nova NOVA_DB_PASSWORD ADMIN_PASSWORD
+  # Nova since Newton also keeps an API database (cells v2); the same user owns it (MariaDB's entrypoint makes it).
+  nova_db_url() { echo "mysql+pymysql://nova:$(urlencode "$(password NOVA_DB_PASSWORD ADMIN_PASSWORD)")@$MYSQL_SERVER/$1"; }
+  set_nova api_database connection "$(nova_db_url nova_api)"
 fi
 if [ -n "${GLANCE_SERVER:-}" ]; then
   set_nova glance host "$GLANCE_SERVER"
@@ -60,5 +63,29 @@ if command -v nova-compute >/dev/null; then
   # %s is the destination host (nova fills it in); the original pointed live migration at this host itself.
   ini-set "$compute_conf" libvirt live_migration_uri "qemu+tcp://%s/system"
 fi
+
+# Cells v2 bootstrap, which the 2015 nova (Liberty) did not have: nova-api brings the API database, cell0 and the
+# main database up to date and maps cell1 before it serves; every step is idempotent, so a restart repeats it safely.
+# cell1 is mapped last, so "cell1 is listed" means the whole bootstrap is done.
+if [ "${1:-}" = nova-api ] && [ -n "${MYSQL_SERVER:-}" ]; then
+  nova-manage api_db sync
+  nova-manage cell_v2 map_cell0 --database_connection "$(nova_db_url nova_cell0)"
+  nova-manage db sync
+  nova-manage cell_v2 list_cells | grep -q ' cell1 ' || nova-manage cell_v2 create_cell --name cell1
+fi
+# conductor and scheduler read those tables at start and exit without them: they wait for nova-api's bootstrap
+# (in the same stage) rather than crash-loop until it is done.
+case "${1:-}" in nova-conductor | nova-scheduler)
+  if [ -n "${MYSQL_SERVER:-}" ]; then
+    waited=0
+    until nova-manage cell_v2 list_cells 2>/dev/null | grep -q ' cell1 '; do
+      [ "$waited" -lt "${NOVA_BOOTSTRAP_WAIT:-600}" ] || die "cell1 is not mapped after ${waited}s: is nova-api running and can it reach $MYSQL_SERVER?"
+      [ "$waited" -gt 0 ] || echo "nova entrypoint: waiting for nova-api to bootstrap the databases (cell1 mapped)"
+      sleep 5
+      waited=$((waited + 5))
+    done
+  fi
+  ;;
+esac
 
 exec "$@"

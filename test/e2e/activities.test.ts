@@ -8,6 +8,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import { buildImage, pushImage } from '../../activities/images';
 import { prepareHost } from '../../activities/hosts';
 import { labDir } from '../../lib/paths';
+import { closeHostConnections } from '../../lib/ssh';
 import type { PlannedImage } from '../../model/plan';
 import { scratchDir } from '../helpers/files';
 import { labStatus, secret, uniqueSuffix, type LabStatus } from '../helpers/lab';
@@ -22,6 +23,8 @@ let lab: LabStatus;
 beforeAll(() => {
   lab = labStatus();
 });
+// The activities keep one SSH connection per host open for reuse; end them so jest can exit.
+afterAll(() => closeHostConnections());
 
 const registry = () => ({ address: lab.registry.address, username: lab.registry.username, password: { secret: lab.registry.passwordSecret } });
 const ssh = () => ({ user: 'root', keyFile: lab.ssh.keyFile, knownHosts: lab.ssh.knownHosts });

@@ -48,13 +48,35 @@ function plan(images: PlannedImage[], stages: { name: string; containers: Planne
 }
 
 /** Stub activities that record the order of events. */
-function stubs(events: string[], opts: { failBuild?: string; failHealth?: string; inRegistry?: string[]; quorumFrom?: (hosts: string[]) => string[] } = {}): typeof activities {
+interface StubOptions {
+  failBuild?: string;
+  failHealth?: string;
+  inRegistry?: string[];
+  quorumFrom?: (hosts: string[]) => string[];
+  /** What the hosts already run (by container name); the survey reports nothing else. */
+  running?: Record<string, { imageRef: string; healthy: boolean; inQuorum?: boolean }>;
+  failSurvey?: boolean;
+}
+
+function stubs(events: string[], opts: StubOptions = {}): typeof activities {
   const tick = () => new Promise((r) => setTimeout(r, 20));
   return {
     async lookupImage(req: BuildRequest) {
       events.push(`lookup ${req.image.name}`);
       const found = opts.inRegistry?.includes(req.image.name);
       return { image: req.image.name, inputHash: `h-${req.image.name}`, ref: found ? `reg:5000/${req.image.name}@sha256:old-${req.image.name}` : null };
+    },
+    async lookupImages(req) {
+      events.push('lookup tree');
+      // Each root, then the children of what the registry holds, as the real one walks the tree.
+      const results: Record<string, { image: string; inputHash: string; ref: string | null }> = {};
+      const visit = (name: string) => {
+        const found = opts.inRegistry?.includes(name);
+        results[name] = { image: name, inputHash: `h-${name}`, ref: found ? `reg:5000/${name}@sha256:old-${name}` : null };
+        if (found) req.images.filter((i) => i.parent === name).forEach((i) => visit(i.name));
+      };
+      req.images.filter((i) => !i.parent).forEach((i) => visit(i.name));
+      return results;
     },
     async publishRelease(req) {
       events.push(`publish ${req.release} ${Object.keys(req.digests).sort().join(',')}`);
@@ -88,6 +110,14 @@ function stubs(events: string[], opts: { failBuild?: string; failHealth?: string
       if (req.container.name === opts.failHealth || `${req.container.name}@${req.container.host}` === opts.failHealth) throw ApplicationFailure.nonRetryable(`health gate: ${req.container.name} did not answer`, 'HealthGateTimeout');
       events.push(`healthy ${req.container.name}`);
       return { container: req.container.name, host: req.container.host, answeredAfterMs: 1 };
+    },
+    async surveyHost(req) {
+      events.push(`survey ${req.host.name}`);
+      if (opts.failSurvey) throw ApplicationFailure.nonRetryable(`host ${req.host.name}: step survey containers: refused`, 'ContainerRejected');
+      return {
+        host: req.host.name,
+        containers: req.containers.map((c) => ({ container: c.name, imageRef: null, healthy: false, ...opts.running?.[c.name] })),
+      };
     },
     async checkQuorum(req) {
       const hosts = req.healthy.map((m) => m.host.name).sort();
@@ -127,7 +157,7 @@ test('each sub builds after its own parent is pushed, on exactly that digest; se
   expect(summary.containers.created).toBe(1);
   expect(summary.digests.b).toBe('reg:5000/b@sha256:b');
   const kinds = new Set(summary.steps.map((s) => s.kind));
-  expect([...kinds].sort()).toEqual(['build', 'health', 'prepare', 'publish', 'pull', 'push', 'start']);
+  expect([...kinds].sort()).toEqual(['build', 'health', 'prepare', 'publish', 'pull', 'push', 'start', 'survey']);
   // The host pulled what it runs ahead of its stage, after the push.
   expect(events.indexOf('pull h1 reg:5000/b@sha256:b')).toBeGreaterThan(events.indexOf('pushed b'));
   for (const s of summary.steps) expect(s.status).toBe('completed');
@@ -139,7 +169,7 @@ test('each sub builds after its own parent is pushed, on exactly that digest; se
   const children = (await childWorkflows(env.client.workflow.getHandle('wf-order'))).map((c) => c.id).sort();
   expect(children).toEqual([
     'wf-order/build/a', 'wf-order/build/a/push', 'wf-order/build/b', 'wf-order/build/b/push', 'wf-order/build/c', 'wf-order/build/c/push', 'wf-order/build/d', 'wf-order/build/d/push',
-    'wf-order/host/h1', 'wf-order/host/h1/pull', 'wf-order/release/r1', 'wf-order/stage/common/svc-b@h1/health', 'wf-order/stage/common/svc-b@h1/start',
+    'wf-order/host/h1', 'wf-order/host/h1/pull', 'wf-order/host/h1/survey', 'wf-order/release/r1', 'wf-order/stage/common/svc-b@h1/health', 'wf-order/stage/common/svc-b@h1/start',
   ]);
 });
 
@@ -153,6 +183,27 @@ test('an image the registry already holds (same input hash) is neither built nor
   expect(summary.digests).toEqual({ a: 'reg:5000/a@sha256:old-a', b: 'reg:5000/b@sha256:b', c: 'reg:5000/c@sha256:old-c' });
   expect(summary.steps.find((s) => s.id === 'push:c')).toMatchObject({ status: 'skipped', detail: 'reg:5000/c@sha256:old-c' });
   expect(events).toContain('publish r1 a,b,c');
+  // One lookup of the whole tree answered for all three.
+  expect(events.filter((e) => e.startsWith('lookup'))).toEqual(['lookup tree']);
+});
+
+test('an image under a rebuilt parent is looked up on its own, with the new parent; a failed tree lookup falls back to that', async () => {
+  const p = plan([image('a', null), image('b', 'a'), image('d', 'b')], []);
+  const events: string[] = [];
+  const summary = await runPipeline(p, stubs(events, { inRegistry: ['a', 'd'] }), 'wf-tree-lookup');
+  expect(summary.images).toEqual({ built: 1, skipped: 2, failed: 0, blocked: 0 });
+  expect(events.filter((e) => e.startsWith('lookup'))).toEqual(['lookup tree', 'lookup d']);
+  expect(events.indexOf('lookup d')).toBeGreaterThan(events.indexOf('pushed b'));
+
+  const fallback: string[] = [];
+  const acts = stubs(fallback, { inRegistry: ['a', 'b', 'd'] });
+  acts.lookupImages = async () => {
+    fallback.push('lookup tree');
+    throw ApplicationFailure.nonRetryable('lookup of a: the registry refused the credentials', 'RegistryAuthFailed');
+  };
+  const again = await runPipeline(p, acts, 'wf-tree-lookup-failed');
+  expect(again.images).toEqual({ built: 0, skipped: 3, failed: 0, blocked: 0 });
+  expect(fallback.filter((e) => e.startsWith('lookup'))).toEqual(['lookup tree', 'lookup a', 'lookup b', 'lookup d']);
 });
 
 test('a failed build blocks its children; other branches finish; the run fails naming the step', async () => {
@@ -396,5 +447,58 @@ describe('quorum gates for clustered services', () => {
     expect(s.failedStep?.id).toBe('quorum:zk');
     expect(s.steps.find((x) => x.id === 'start:api@h1')?.status).toBe('blocked');
     expect(events.some((e) => e.startsWith('start api'))).toBe(false);
+  });
+});
+
+describe('the host survey: what already runs as planned and answers is left alone without steps of its own', () => {
+  const ref = 'reg:5000/a@sha256:old-a';
+  const member = (host: string) => ({ ...container('zk', 'a', 'database', host), quorum: { command: ['zk-in-quorum'] } });
+  const surveyPlan = (): Plan => ({
+    ...plan([image('a', null)], [
+      { name: 'common', containers: [container('db', 'a', 'common')] },
+      { name: 'database', containers: ['h1', 'h2', 'h3'].map(member) },
+      { name: 'config', containers: [container('api', 'a', 'config'), container('ui', 'a', 'config')] },
+    ]),
+    hosts: ['h1', 'h2', 'h3'].map((name) => ({ name, address: '10.0.0.1', sshPort: 22, roles: [], directories: [], kernelModules: [] })),
+  });
+  const everything = { db: { imageRef: ref, healthy: true }, zk: { imageRef: ref, healthy: true, inQuorum: true }, api: { imageRef: ref, healthy: true }, ui: { imageRef: ref, healthy: true } };
+  const reconciled = (events: string[]) => events.filter((e) => /^(start|healthy|quorum) /.test(e));
+
+  test('nothing changed: no start, gate or quorum step runs, and every step reads done', async () => {
+    const events: string[] = [];
+    const summary = await runPipeline(surveyPlan(), stubs(events, { inRegistry: ['a'], running: everything }), 'wf-survey-noop');
+    expect(summary.status).toBe('completed');
+    expect(reconciled(events)).toEqual([]);
+    expect(events.filter((e) => e.startsWith('survey')).sort()).toEqual(['survey h1', 'survey h2', 'survey h3']);
+    expect(summary.containers).toEqual({ created: 0, recreated: 0, unchanged: 6 });
+    expect(summary.steps.find((s) => s.id === 'quorum:zk')).toMatchObject({ status: 'completed', detail: '3 of 3 members in quorum (h1, h2, h3), 2 needed, at the survey' });
+    for (const s of summary.steps.filter((x) => x.kind === 'start' || x.kind === 'health')) expect(s.status).toBe('completed');
+  });
+
+  test('a container running an older image: its stage and every later one go through start and gate again, in order', async () => {
+    const events: string[] = [];
+    const running = { ...everything, zk: { imageRef: 'reg:5000/a@sha256:older', healthy: true, inQuorum: true } };
+    const summary = await runPipeline(surveyPlan(), stubs(events, { inRegistry: ['a'], running }), 'wf-survey-changed');
+    expect(summary.status).toBe('completed');
+    // common was settled by the survey; database and config were reconciled and gated, config after zk's quorum.
+    expect(events.some((e) => e.startsWith('start db'))).toBe(false);
+    expect(events.filter((e) => e.startsWith('start zk'))).toHaveLength(3);
+    expect(events.filter((e) => e.startsWith('start api') || e.startsWith('start ui'))).toHaveLength(2);
+    expect(events.findIndex((e) => e.startsWith('start api'))).toBeGreaterThan(events.indexOf('quorum zk asked h1,h2,h3 need 2'));
+  });
+
+  test('a member out of quorum, an unhealthy container, or a failed survey: the usual steps run', async () => {
+    const cases: [string, StubOptions][] = [
+      ['wf-survey-quorum', { running: { ...everything, zk: { imageRef: ref, healthy: true, inQuorum: false } } }],
+      ['wf-survey-unhealthy', { running: { ...everything, db: { imageRef: ref, healthy: false } } }],
+      ['wf-survey-failed', { running: everything, failSurvey: true }],
+    ];
+    for (const [id, opts] of cases) {
+      const events: string[] = [];
+      const summary = await runPipeline(surveyPlan(), stubs(events, { inRegistry: ['a'], ...opts }), id);
+      expect([id, summary.status]).toEqual([id, 'completed']);
+      expect([id, events.filter((e) => e.startsWith('start api'))]).toEqual([id, [`start api ${ref}`]]);
+      if (opts.failSurvey) expect(summary.steps.find((s) => s.id === 'survey:h1')).toMatchObject({ status: 'skipped', detail: expect.stringContaining('survey failed') });
+    }
   });
 });
