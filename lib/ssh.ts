@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import * as http from 'http';
 import type { Duplex } from 'stream';
+import { inspect } from 'util';
 import Docker from 'dockerode';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { Semaphore } from '../model/semaphore';
@@ -276,6 +277,9 @@ export class HostSession {
   docker(): Docker {
     if (this.dockerClient) return this.dockerClient;
     const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 4, timeout: DOCKER_CHANNEL_IDLE_MS });
+    // docker-modem formats each request's options with util.inspect (depth unlimited), agent included, whether or not
+    // its debug output is on: through the kept channels that would walk the whole SSH connection on every request.
+    Object.defineProperty(agent, inspect.custom, { value: () => `[Docker API over SSH to ${this.target.host}]` });
     const target = this.target;
     (agent as unknown as { createConnection: unknown }).createConnection = (_opts: unknown, cb: (err: Error | null, s?: Duplex) => void) => {
       openChannel<ClientChannel>(target, (client, done) => client.exec('docker system dial-stdio', (err, s) => done(err, s))).then(

@@ -129,7 +129,7 @@ test('compose export writes the per-group files; compose accepts them, and no se
   // Compute groups live on the compute hosts, with the privileges the topology gives them: lab.yaml runs them
   // unprivileged (this sandbox's engines refuse privileged containers), so the export must not ask for more.
   const compute = fs.readFileSync(path.join(out, 'compute1/compute/docker-compose.yml'), 'utf8');
-  expect(compute).toContain('container_name: nova-compute');
+  expect(compute).toContain('container_name: libvirt');
   expect(compute).not.toMatch(/privileged: true/);
   const written = spawnSync('grep', ['-rF', secret(lab, 'LAB_ADMIN_PASSWORD'), out], { encoding: 'utf8' });
   expect(written.status).toBe(1);

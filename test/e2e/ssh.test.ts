@@ -1,5 +1,6 @@
 // The SSH transport against a lab host's real sshd: connections are reused across callers, and a burst of channels
 // beyond sshd's per-connection limit (MaxSessions, 10 by default) still succeeds on a second connection.
+import { inspect } from 'util';
 import { closeHostConnections, HostSession, type SshTarget } from '../../lib/ssh';
 import { labStatus, sshRun, type LabStatus } from '../helpers/lab';
 
@@ -34,6 +35,13 @@ test('more channels at once than sshd allows on one connection all succeed, on f
   const during = connectionsFromUs();
   expect(during).toBeGreaterThanOrEqual(2);
   expect(during).toBeLessThanOrEqual(3);
+});
+
+test('a Docker client with channels kept open stays cheap to format (docker-modem inspects its options on every request)', async () => {
+  const docker = (await HostSession.open(target)).docker();
+  await Promise.all(Array.from({ length: 6 }, () => docker.listContainers()));
+  // Before, each request walked the kept channels' whole SSH connection: megabytes of text, a stalled worker.
+  expect(inspect(docker.modem, { showHidden: true, depth: null }).length).toBeLessThan(20000);
 });
 
 test('closing ends the connections', async () => {

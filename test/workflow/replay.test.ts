@@ -13,8 +13,8 @@ beforeAll(() => {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
 });
 
-test('there are recorded histories: a completed deploy, a failed deploy, a whole-tree build; with child workflows: a parked then aborted deploy and its resume', () => {
-  expect(files.sort()).toEqual(['build-tree.json', 'deploy-completed.json', 'deploy-failed-kernel-module.json', 'deploy-parked-aborted.json', 'deploy-resumed.json']);
+test('there are recorded histories: a completed deploy, a failed deploy, a whole-tree build; with child workflows: a parked then aborted deploy and its resume; a redeploy settled by the host survey', () => {
+  expect(files.sort()).toEqual(['build-tree.json', 'deploy-completed.json', 'deploy-failed-kernel-module.json', 'deploy-parked-aborted.json', 'deploy-resumed.json', 'deploy-surveyed.json']);
 });
 
 test.each(files)('%s replays without a determinism error', async (file) => {
