@@ -47,6 +47,8 @@ describe('the whole lab stack across three hosts', () => {
   let before: Map<string, Map<string, Running>>;
 
   beforeAll(async () => {
+    // From hosts without the stack's containers (a run before this one may have left them; data stays).
+    await cli(['down', LAB_TOPOLOGY], env);
     const r = await cli(['run', LAB_TOPOLOGY, '--json'], env);
     if (r.code !== 0) throw new Error(`the stack did not come up (exit ${r.code}):\n${r.stdout.slice(-6000)}\n${r.stderr}`);
     first = await status(lastJsonLine<RunSummary>(r.stdout).runId);
