@@ -66,21 +66,25 @@ describe('a host link that drops mid-bring-up', () => {
     topology = path.join(dir, 'dl.yaml');
     fs.writeFileSync(topology, labTopology(lab, {
       name: `dl${suffix}`, release: `dl-${suffix}`, catalog: path.join(PROJECT_ROOT, 'images/smoke.yaml'),
-      services: `  - { name: ${first}, image: smoke-web, stage: common, roles: [controller], env: { LISTEN_PORT: "${ports[0]}" }, health: { tcp: ${ports[0]}, timeoutSeconds: 30 } }
+      // The first stage runs on the compute hosts and takes a few seconds to answer: the controller's link drops
+      // meanwhile, so the second stage's start on the controller is the step that meets the dead link.
+      services: `  - { name: ${first}, image: smoke-web, stage: common, roles: [compute], env: { LISTEN_PORT: "${ports[0]}", START_DELAY: "8" }, health: { tcp: ${ports[0]}, timeoutSeconds: 60 } }
   - { name: ${second}, image: smoke-web, stage: database, roles: [controller], env: { LISTEN_PORT: "${ports[1]}" }, health: { tcp: ${ports[1]}, timeoutSeconds: 30 } }`,
     }));
     worker = await startWorker(env);
   });
   afterAll(async () => {
     await worker?.stop();
-    sshRun(lab, 'controller1', `docker rm -f ${first} ${second} >/dev/null 2>&1`);
+    for (const host of ['controller1', 'compute1', 'compute2']) sshRun(lab, host, `docker rm -f ${first} ${second} >/dev/null 2>&1`);
   });
 
   test('retries, then the branch parks naming host and step; the link returns; retry completes the run', async () => {
     const run = cliInBackground(['run', topology, '--json'], env);
     const runId = await run.runId;
-    // The first stage is up: now the controller's link drops, before or while the second stage starts.
-    await until('the first stage', () => statusOf(runId, env), (s) => s.steps.some((x) => x.id === `health:${first}@controller1` && x.status === 'completed'));
+    // The controller is prepared and surveyed, the first stage is starting on the compute hosts: now the controller's
+    // link drops, before the second stage starts there.
+    const done = (s: Summary, id: string) => s.steps.some((x) => x.id === id && x.status === 'completed');
+    await until('the first stage starting', () => statusOf(runId, env), (s) => ['prepare:controller1', 'survey:controller1', `start:${first}@compute1`, `start:${first}@compute2`].every((id) => done(s, id)));
     expect(spawnSync('bash', [LAB, 'fault', 'link', 'controller1', 'down']).status).toBe(0);
     let parked: CliResult;
     try {
@@ -100,9 +104,9 @@ describe('a host link that drops mid-bring-up', () => {
     expect(text.stdout).toContain(`PARKED start:${second}@controller1 on controller1`);
     const retried = await cli(['retry', runId, '--json'], env);
     expect(retried.code).toBe(0);
-    const done = lastJsonLine<Summary>(retried.stdout);
-    expect(done).toMatchObject({ status: 'completed', containers: { created: 2 } });
-    expect(done.decisions).toEqual([expect.objectContaining({ action: 'retry', step: `start:${second}@controller1` })]);
+    const finished = lastJsonLine<Summary>(retried.stdout);
+    expect(finished).toMatchObject({ status: 'completed', containers: { created: 3 } });
+    expect(finished.decisions).toEqual([expect.objectContaining({ action: 'retry', step: `start:${second}@controller1` })]);
     expect(sshRun(lab, 'controller1', `docker inspect -f '{{.State.Running}}' ${second}`).stdout.trim()).toBe('true');
   });
 });
