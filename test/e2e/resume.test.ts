@@ -69,7 +69,7 @@ test('resume completes a new run linked to the old one', () => {
   expect(resumed.summary).toMatchObject({ status: 'completed', resumedFrom: failed.summary.runId, release });
 });
 
-test('nothing finished is redone: no build or push (the registry has them), the same containers', () => {
+test('nothing finished is redone: no build or push (the registry has them), the same containers', async () => {
   expect(resumed.summary.images).toEqual({ built: 0, skipped: 2, failed: 0, blocked: 0 });
   expect(resumed.summary.containers).toEqual({ created: 0, recreated: 0, unchanged: 2 });
   for (const name of [front, back]) expect(containerId(name)).toBe(containerIds[name]);
@@ -83,8 +83,9 @@ test('nothing finished is redone: no build or push (the registry has them), the 
   expect(attempts.filter((a) => a === 'lookupImage')).toHaveLength(0);
   expect(attempts.filter((a) => a === 'surveyHost')).toHaveLength(1);
   expect(attempts.filter((a) => a === 'startContainer' || a === 'checkHealth')).toHaveLength(0);
-  expect(resumed.summary.steps.find((s) => s.id === 'survey:controller1')).toMatchObject({ status: 'completed', detail: '2 of 2 run as planned and answer' });
-  expect(resumed.summary.steps.find((s) => s.id === `health:${back}@controller1`)).toMatchObject({ status: 'completed', detail: 'answered at the survey' });
+  const steps = lastJsonLine<RunSummary>((await cli(['status', resumed.summary.runId, '--json'], env)).stdout).steps;
+  expect(steps.find((s) => s.id === 'survey:controller1')).toMatchObject({ status: 'completed', detail: '2 of 2 run as planned and answer' });
+  expect(steps.find((s) => s.id === `health:${back}@controller1`)).toMatchObject({ status: 'completed', detail: 'answered at the survey' });
 });
 
 test('history shows both runs of the release: the failed one and its resume', async () => {
