@@ -221,7 +221,7 @@ async function probeHealth(c: PlannedContainer, host: HostRef, ssh: SshSettings)
       const http = await httpProbe(healthUrl(c), 2000);
       if (http !== true) return `${healthUrl(c)}: ${http}`;
     }
-    if (health?.command) return await withHost(sshTarget(host, ssh), (s) => execProbe(s.docker(), c.name, health.command!));
+    if (health?.command) return await probeInside(c, host, ssh, health.command);
     return true;
   } catch (e) {
     return (e as Error).message;
@@ -281,10 +281,7 @@ async function surveyOne(c: PlannedContainer, info: Docker.ContainerInspectInfo 
   // Whether that image is the one the run wants is for the workflow to compare, once its digests are known.
   const imageRef = info.Config.Image;
   if (info.Config.Labels?.[SPEC_HASH_LABEL] !== containerSpecHash(c, imageRef)) return { container: c.name, imageRef, healthy: false, note: 'spec changed' };
-  const [health, quorum] = await Promise.all([
-    probeHealth(c, req.host, req.ssh),
-    c.quorum?.command ? withHost(sshTarget(req.host, req.ssh), (s) => execProbe(s.docker(), c.name, c.quorum!.command!)).catch((e: Error) => e.message) : undefined,
-  ]);
+  const [health, quorum] = await Promise.all([probeHealth(c, req.host, req.ssh), c.quorum?.command ? probeInside(c, req.host, req.ssh, c.quorum.command) : undefined]);
   return {
     container: c.name, imageRef, healthy: health === true,
     ...(c.quorum ? { inQuorum: health === true && (quorum === undefined || quorum === true) } : {}),
@@ -322,7 +319,7 @@ export async function checkQuorum(req: QuorumRequest): Promise<QuorumResult> {
   let answers: string[] = [];
   for (;;) {
     const results = await Promise.all(
-      req.healthy.map((m) => withHost(sshTarget(m.host, req.ssh), (s) => execProbe(s.docker(), m.container.name, command)).catch((e: Error) => e.message)),
+      req.healthy.map((m) => probeInside(m.container, m.host, req.ssh, command)),
     );
     const inQuorum = req.healthy.filter((_, i) => results[i] === true).map((m) => m.host.name);
     if (inQuorum.length >= req.need) return { service: req.service, inQuorum };
@@ -335,6 +332,11 @@ export async function checkQuorum(req: QuorumRequest): Promise<QuorumResult> {
     `quorum gate: ${req.service} has no quorum within ${req.timeoutSeconds}s: ${req.need} of ${req.members} members must say so ("${command.join(' ')}" inside each). ${answers.join('; ')}. Check the members' logs and their view of each other (seed and ensemble addresses).`,
     'QuorumNotReached',
   );
+}
+
+/** A command run inside a container on its host: true when it exits 0, else what it said or why it could not run. */
+function probeInside(c: PlannedContainer, host: HostRef, ssh: SshSettings, command: string[]): Promise<true | string> {
+  return withHost(sshTarget(host, ssh), (s) => execProbe(s.docker(), c.name, command)).catch((e: Error) => e.message);
 }
 
 /** Runs a command inside the container; true when it exits 0, else what it said. */

@@ -237,7 +237,11 @@ function asAgentSocket(channel: ClientChannel): Duplex {
 export function closeHostConnections(): void {
   for (const pool of connections.values()) [...pool].forEach((c) => c.close());
   connections.clear();
+  sessions.clear();
 }
+
+/** One session per host target, so every activity on this worker shares its Docker client and kept channels. */
+const sessions = new Map<string, HostSession>();
 
 /** A host's shell and Docker API over the pooled SSH connections to it. */
 export class HostSession {
@@ -249,7 +253,9 @@ export class HostSession {
   static async open(target: SshTarget, timeoutMs = 10000): Promise<HostSession> {
     const connection = await claimChannel(target, timeoutMs);
     connection.release();
-    return new HostSession(target);
+    const key = JSON.stringify(target);
+    if (!sessions.has(key)) sessions.set(key, new HostSession(target));
+    return sessions.get(key)!;
   }
 
   async exec(command: string, timeoutMs = 120000): Promise<ExecResult> {
@@ -291,8 +297,6 @@ export class HostSession {
     return this.dockerClient;
   }
 
-  /** Nothing to end: the connection stays pooled for the next request and closes when idle. */
-  close(): void {}
 }
 
 export async function withHost<T>(target: SshTarget, fn: (s: HostSession) => Promise<T>): Promise<T> {
