@@ -5,11 +5,13 @@ import * as net from 'net';
 import { Context, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
+import { engineHealthConfig, engineVouches } from '../model/engine-health';
 import type { Dependency, PlannedContainer } from '../model/plan';
 import { Semaphore } from '../model/semaphore';
 import { stableJson } from '../model/stable-json';
 import type { SecretRef } from '../model/types';
-import { demuxLogs, followStream } from '../lib/docker';
+import { followStream } from '../lib/docker';
+import { demuxLogs } from '../lib/docker-frames';
 import { maskSecrets, resolveSecret } from '../lib/secrets';
 import { withHost } from '../lib/ssh';
 import { sshTarget, withHostFailures, type SshSettings } from './hosts';
@@ -53,12 +55,16 @@ export async function startContainer(req: StartRequest): Promise<StartResult> {
       }
       await pullImage(docker, req.imageRef, req.registry);
       if (existing) await docker.getContainer(existing.Id).remove({ force: true });
+      // Not in the spec hash: containers made before the engine ran the checks are not restarted for it (the survey
+      // asks them directly instead).
+      const healthcheck = engineHealthConfig(c);
       const spec: Docker.ContainerCreateOptions = {
         name: c.name,
         Image: req.imageRef,
         ...(c.command ? { Cmd: c.command } : {}),
         Env: Object.entries(c.env).map(([k, v]) => `${k}=${resolveEnv(v)}`),
         Labels: { ...c.labels, [RUN_LABEL]: req.runId, [SPEC_HASH_LABEL]: specHash, 'net.contrail-deploy.service': c.service, 'net.contrail-deploy.stage': c.stage },
+        ...(healthcheck ? { Healthcheck: healthcheck } : {}),
         HostConfig: {
           NetworkMode: 'host',
           Binds: c.volumes,
@@ -208,9 +214,9 @@ function healthCheckText(c: PlannedContainer): string {
 
 /**
  * One round of a container's health check: true, or what did not answer. Every configured check must pass: the port
- * from outside, and the service's own tool from inside.
+ * from outside, and the service's own tool from inside (unless its engine already vouches for that one).
  */
-async function probeHealth(c: PlannedContainer, host: HostRef, ssh: SshSettings): Promise<true | string> {
+async function probeHealth(c: PlannedContainer, host: HostRef, ssh: SshSettings, inside = true): Promise<true | string> {
   const health = c.health;
   try {
     if (health?.tcp) {
@@ -221,7 +227,7 @@ async function probeHealth(c: PlannedContainer, host: HostRef, ssh: SshSettings)
       const http = await httpProbe(healthUrl(c), 2000);
       if (http !== true) return `${healthUrl(c)}: ${http}`;
     }
-    if (health?.command) return await probeInside(c, host, ssh, health.command);
+    if (health?.command && inside) return await probeInside(c, host, ssh, health.command);
     return true;
   } catch (e) {
     return (e as Error).message;
@@ -243,6 +249,8 @@ export interface SurveyedContainer {
   healthy: boolean;
   /** For a clustered service: this member says it is in a cluster with quorum. */
   inQuorum?: boolean;
+  /** The in-container checks were not run: the host's engine runs them and its latest verdict is healthy. */
+  engineHealthy?: true;
   /** Why not healthy, for the record. */
   note?: string;
 }
@@ -281,9 +289,15 @@ async function surveyOne(c: PlannedContainer, info: Docker.ContainerInspectInfo 
   // Whether that image is the one the run wants is for the workflow to compare, once its digests are known.
   const imageRef = info.Config.Image;
   if (info.Config.Labels?.[SPEC_HASH_LABEL] !== containerSpecHash(c, imageRef)) return { container: c.name, imageRef, healthy: false, note: 'spec changed' };
-  const [health, quorum] = await Promise.all([probeHealth(c, req.host, req.ssh), c.quorum?.command ? probeInside(c, req.host, req.ssh, c.quorum.command) : undefined]);
+  // The ports are asked from here as always; the commands inside only when the engine does not vouch for them.
+  const vouched = engineVouches(c, info);
+  const [health, quorum] = await Promise.all([
+    probeHealth(c, req.host, req.ssh, !vouched),
+    c.quorum?.command && !vouched ? probeInside(c, req.host, req.ssh, c.quorum.command) : undefined,
+  ]);
   return {
     container: c.name, imageRef, healthy: health === true,
+    ...(vouched ? { engineHealthy: true as const } : {}),
     ...(c.quorum ? { inQuorum: health === true && (quorum === undefined || quorum === true) } : {}),
     ...(health === true ? {} : { note: maskSecrets(health) }),
   };

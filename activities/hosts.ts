@@ -4,7 +4,8 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PlannedHost } from '../model/plan';
 import { maskSecrets } from '../lib/secrets';
-import { shq, SshError, withHost, type HostSession, type SshTarget } from '../lib/ssh';
+import { SshError, withHost, type HostSession, type SshTarget } from '../lib/ssh';
+import { shq } from '../model/shell';
 
 export interface SshSettings {
   user: string;

@@ -13,6 +13,7 @@ import { tcpProbe } from '../activities/containers';
 import { loadPlan } from '../lib/load';
 import { PROJECT_ROOT } from '../lib/paths';
 import { resolveSecret } from '../lib/secrets';
+import { shq } from '../model/shell';
 import type { Plan, PlannedContainer } from '../model/plan';
 import { cli, labStatus, lastJsonLine, sshRun, startWorker, type LabStatus } from '../test/helpers/lab';
 
@@ -31,13 +32,11 @@ function ssh(lab: LabStatus, host: string, command: string, input?: string): str
   return r.stdout;
 }
 
-const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
 /** The original's `docker run` line for one container: the same image digest, env, volumes and privileges. */
 function dockerRun(c: PlannedContainer, imageRef: string): string {
-  const env = Object.entries(c.env).map(([k, v]) => `-e ${quote(`${k}=${typeof v === 'string' ? v : resolveSecret(v.secret)}`)}`);
-  const flags = [...env, ...c.volumes.map((v) => `-v ${quote(v)}`), ...(c.privileged ? ['--privileged'] : []), ...c.capAdd.map((cap) => `--cap-add ${cap}`)];
-  return `docker run -d --name ${c.name} --network host --restart unless-stopped ${flags.join(' ')} ${imageRef} ${(c.command ?? []).map(quote).join(' ')}`;
+  const env = Object.entries(c.env).map(([k, v]) => `-e ${shq(`${k}=${typeof v === 'string' ? v : resolveSecret(v.secret)}`)}`);
+  const flags = [...env, ...c.volumes.map((v) => `-v ${shq(v)}`), ...(c.privileged ? ['--privileged'] : []), ...c.capAdd.map((cap) => `--cap-add ${cap}`)];
+  return `docker run -d --name ${c.name} --network host --restart unless-stopped ${flags.join(' ')} ${imageRef} ${(c.command ?? []).map(shq).join(' ')}`;
 }
 
 /** No container and no image on any host: both methods pull everything. */

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // Benchmarks: `node bench/run.js build|deploy [options]` (see the header of each bench/*.ts). Results in bench/results/.
 'use strict';
-const path = require('path');
-require('ts-node').register({ project: path.join(__dirname, '..', 'tsconfig.json'), transpileOnly: true, swc: true });
+require('../bin/register-ts');
 const benches = { build: () => require('./build').benchBuild(), deploy: () => require('./deploy').benchDeploy() };
 const name = process.argv[2];
 if (!benches[name]) {

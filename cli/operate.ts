@@ -2,11 +2,11 @@
 //   logs: container logs across hosts, each line prefixed with host/service (the guide's `docker-compose logs`)
 //   down: stop and remove containers in reverse stage order; data directories stay unless --purge-data
 import type Docker from 'dockerode';
-import { demuxFrames } from '../lib/docker';
+import { demuxFrames } from '../lib/docker-frames';
 import { loadPlan } from '../lib/load';
 import { maskSecrets } from '../lib/secrets';
-import { shq, withHost, type HostSession } from '../lib/ssh';
-import { sshTarget } from '../activities/hosts';
+import type { HostSession } from '../lib/ssh';
+import { shq } from '../model/shell';
 import type { Plan, PlannedContainer } from '../model/plan';
 import { dataDirectories, selectContainers, teardownOrder } from '../model/targets';
 import type { Command } from './main';
@@ -25,6 +25,8 @@ function planAndTargets(positionals: string[], what: string): { plan: Plan; cont
 /** Runs fn once per host that has selected containers, all hosts in parallel; a host that fails is reported, not fatal. */
 async function perHost(plan: Plan, containers: PlannedContainer[], fn: (s: HostSession, docker: Docker, mine: PlannedContainer[]) => Promise<void>): Promise<string[]> {
   const failures: string[] = [];
+  // SSH loads only for the commands that reach hosts, not on every CLI start.
+  const [{ withHost }, { sshTarget }] = await Promise.all([import('../lib/ssh'), import('../activities/hosts')]);
   await Promise.all(plan.hosts.map(async (host) => {
     const mine = containers.filter((c) => c.host === host.name);
     if (!mine.length) return;

@@ -6,7 +6,6 @@ import { connectClient, uiLink } from '../lib/temporal';
 import { runSummaryQuery, SEARCH_ATTRIBUTES, taskQueues, type TaskQueues } from '../model/shared';
 import type { RunSummary, Step } from '../model/steps';
 import { deployPipeline } from '../workflows';
-import { runWorkers } from '../workers/worker';
 import type { Command } from './main';
 import { summaryFromFailure } from './status';
 import { LiveBlock, renderProgress } from './progress';
@@ -78,7 +77,8 @@ export async function startAndFollow(plan: Plan, values: Record<string, unknown>
   const client = await connectClient();
   const queues = taskQueues(queuePrefix());
   const controller = new AbortController();
-  const worker = values['with-worker'] ? runWorkers({ kinds: ['build', 'deploy'], queuePrefix: queuePrefix(), signal: controller.signal }) : undefined;
+  // The worker (and its SDK, activities and SSH) loads only when asked for: it is most of a CLI start otherwise.
+  const worker = values['with-worker'] ? (await import('../workers/worker')).runWorkers({ kinds: ['build', 'deploy'], queuePrefix: queuePrefix(), signal: controller.signal }) : undefined;
   try {
     if (!worker) await warnWithoutWorkers(client, queues);
     await refuseConcurrentRun(client, plan.topology, plan.release);

@@ -1,4 +1,4 @@
-import { runWorkers, type QueueKind } from '../workers/worker';
+import type { QueueKind } from '../workers/worker';
 import { taskQueues } from '../model/shared';
 import type { Command } from './main';
 import { UsageError } from './usage';
@@ -29,6 +29,7 @@ Secrets are resolved here, on the worker: environment variables, or CONTRAIL_SEC
     if (buildSlots !== undefined && !(Number.isInteger(buildSlots) && buildSlots >= 1 && buildSlots <= 64)) throw new UsageError('--build-slots takes a number from 1 to 64');
     const controller = new AbortController();
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort());
+    const { runWorkers } = await import('../workers/worker');
     await runWorkers({
       kinds: kinds as QueueKind[], queuePrefix: queuePrefix(), buildSlots, signal: controller.signal,
       onReady: (queues) => console.error(`worker: polling ${queues.join(', ')}`),

@@ -290,12 +290,15 @@ start_host() { # index
   mkdir -p "$d/docker" "$d/paths" /run/sshd "$HOST_RUN"
   for p in "${PRIVATE_HOST_PATHS[@]}"; do mkdir -p "$p" "$d/paths$p"; done
   echo '{}' >"$d/daemon.json"
+  # Root's home is the host's own (as on a real machine), so this machine's shell start-up files (~/.bashrc, which
+  # sshd's non-interactive shells read) do not run on the test hosts: they cost ~100 ms per SSH command here.
+  sed "s#^root:\([^:]*:[^:]*:[^:]*:[^:]*\):[^:]*:#root:\1:$HOST_RUN/root:#" /etc/passwd >"$d/passwd"
   [[ -f $d/ssh_host_ed25519_key ]] || ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$d/ssh_host_ed25519_key"
 
   local dpid; dpid=$(read_pid "$d/dockerd.pid")
   if ! pid_alive "$dpid"; then
     # A private mount namespace holds this host's socket dir (tmpfs) and its own copy of the host paths.
-    local mounts="mount -t tmpfs -o mode=0755 cdlab-$name $HOST_RUN"
+    local mounts="mount -t tmpfs -o mode=0755 cdlab-$name $HOST_RUN && mkdir -m 0700 $HOST_RUN/root && mount --bind $d/passwd /etc/passwd"
     for p in "${PRIVATE_HOST_PATHS[@]}"; do mounts+=" && mount --bind $d/paths$p $p"; done
     setsid nsenter --net="/var/run/netns/$ns" unshare -m --propagation private -- /bin/sh -c \
       "$mounts && exec dockerd --config-file $d/daemon.json -H unix://$HOST_RUN/docker.sock --data-root $d/docker \

@@ -303,7 +303,3 @@ export async function withHost<T>(target: SshTarget, fn: (s: HostSession) => Pro
   return fn(await HostSession.open(target));
 }
 
-/** Quotes one argument for a POSIX shell. */
-export function shq(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}

@@ -2,7 +2,7 @@
 // without them, the lab's dev server on 127.0.0.1:7233.
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 
 export function connectConfig() {
   const config = loadClientConnectConfig();
@@ -22,6 +22,8 @@ export async function connectClient(): Promise<Client> {
 
 export async function connectWorker(): Promise<{ connection: NativeConnection; namespace: string }> {
   const { connectionOptions, namespace } = connectConfig();
+  // The worker SDK loads here, not on every CLI start that only needs a client.
+  const { NativeConnection } = await import('@temporalio/worker');
   try {
     return { connection: await NativeConnection.connect(connectionOptions), namespace };
   } catch (e) {

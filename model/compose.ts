@@ -3,6 +3,7 @@
 import { stringify } from 'yaml';
 import type { Plan, PlannedContainer } from './plan';
 import type { SecretRef } from './types';
+import { engineHealthTest } from './engine-health';
 
 export interface ExportedFile {
   /** Relative to the export directory. */
@@ -48,7 +49,8 @@ function composeService(plan: Plan, c: PlannedContainer, shared: Record<string, 
   if (c.privileged) service.privileged = true;
   if (c.capAdd.length) service.cap_add = c.capAdd;
   if (Object.keys(c.labels).length) service.labels = c.labels;
-  if (c.health?.command) service.healthcheck = { test: ['CMD', ...c.health.command], interval: '5s', retries: Math.max(1, Math.ceil(c.health.timeoutSeconds / 5)) };
+  const test = engineHealthTest(c);
+  if (test) service.healthcheck = { test, interval: '5s', retries: Math.max(1, Math.ceil((c.health?.timeoutSeconds ?? 60) / 5)) };
   return service;
 }
 

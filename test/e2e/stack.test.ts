@@ -4,8 +4,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { PROJECT_ROOT } from '../../lib/paths';
+import { loadPlan } from '../../lib/load';
+import { engineHealthTest } from '../../model/engine-health';
 import type { RunSummary, Step } from '../../model/steps';
 import { scratchDir } from '../helpers/files';
+import { decodedPayloads, runHistories } from '../helpers/history';
 import { cli, labStatus, labTopology, lastJsonLine, sshRun, startWorker, uniqueSuffix, type LabStatus, type WorkerProcess } from '../helpers/lab';
 
 // Pulling the images onto the hosts and starting some forty services on two cores takes minutes.
@@ -31,6 +34,17 @@ function containersOn(host: string): Map<string, Running> {
   return new Map(out.trim().split('\n').filter(Boolean).map((l) => {
     const [name, id, startedAt, restarts] = l.split(' ');
     return [name.replace(/^\//, ''), { id, startedAt, restarts: Number(restarts) }];
+  }));
+}
+
+/** The engine's own health check of each running container on a host that has one: its command and latest verdict. */
+function engineChecksOn(host: string): Map<string, { test: string[]; status: string }> {
+  const format = `{{.Name}}\t{{json .Config.Healthcheck}}\t{{if .State.Health}}{{.State.Health.Status}}{{end}}`;
+  const out = sshRun(lab, host, `docker ps -q | xargs -r docker inspect -f '${format}'`).stdout;
+  return new Map(out.trim().split('\n').filter(Boolean).flatMap((l) => {
+    const [name, check, status] = l.split('\t');
+    const test = (JSON.parse(check) as { Test?: string[] } | null)?.Test;
+    return test ? [[name.replace(/^\//, ''), { test, status }]] : [];
   }));
 }
 
@@ -92,6 +106,22 @@ describe('the whole lab stack across three hosts', () => {
     expect(services.stdout.split('\n').filter(Boolean)).toEqual(['nova-conductor', 'nova-metadata', 'nova-osapi_compute']);
   });
 
+  test("each host's engine runs the in-container checks itself (docker ps says healthy)", async () => {
+    const planned = loadPlan(LAB_TOPOLOGY).plan.stages.flatMap((st) => st.containers).filter((c) => engineHealthTest(c));
+    expect(planned.map((c) => c.service)).toEqual(expect.arrayContaining(['rabbitmq', 'mariadb', 'redis', 'zookeeper']));
+    // The engine asks every 30 s: a service that came up late in the run may not have been asked yet.
+    const deadline = Date.now() + 120_000;
+    let seen = new Map<string, { test: string[]; status: string }>();
+    for (;;) {
+      seen = new Map(lab.hosts.flatMap((h) => [...engineChecksOn(h.name)]));
+      if (planned.every((c) => seen.get(c.name)?.status === 'healthy') || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+    for (const c of planned) expect([c.name, seen.get(c.name)]).toEqual([c.name, { test: engineHealthTest(c), status: 'healthy' }]);
+    // Containers checked by port or URL only have no engine check (the gate asks those from the worker).
+    expect(seen.size).toBe(planned.length);
+  });
+
   test('a second run recreates nothing: the same containers, never restarted', async () => {
     const r = await cli(['run', LAB_TOPOLOGY, '--json'], env);
     expect(r.code).toBe(0);
@@ -103,6 +133,19 @@ describe('the whole lab stack across three hosts', () => {
     expect(steps.filter((s) => s.kind === 'survey').map((s) => [s.target, s.status]).sort()).toEqual(lab.hosts.map((h) => [h.name, 'completed']).sort());
     for (const s of steps.filter((x) => x.kind === 'start')) expect([s.id, s.detail]).toEqual([s.id, 'unchanged']);
     for (const s of steps.filter((x) => x.kind === 'health')) expect([s.id, s.detail]).toEqual([s.id, 'answered at the survey']);
+    // The survey took the engines' word for the in-container checks instead of running each command again.
+    type Surveyed = { host?: string; containers?: { container: string; healthy: boolean; engineHealthy?: boolean }[] };
+    const surveyed = decodedPayloads(runHistories(again.runId)).flatMap((p) => {
+      let r: Surveyed;
+      try {
+        r = JSON.parse(p) as Surveyed;
+      } catch {
+        return [];
+      }
+      return r?.host && Array.isArray(r.containers) && 'healthy' in (r.containers[0] ?? {}) ? r.containers : [];
+    });
+    const engineChecked = new Set(lab.hosts.flatMap((h) => [...engineChecksOn(h.name).keys()]));
+    expect([...new Set(surveyed.filter((c) => c.engineHealthy).map((c) => c.container))].sort()).toEqual([...engineChecked].sort());
     // The same containers, none started again by anyone, and no process exited meanwhile (the engine would have
     // restarted it): every service stays up once its gate passed.
     for (const h of lab.hosts) {
