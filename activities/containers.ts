@@ -6,7 +6,7 @@ import { Context, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
 import { engineHealthConfig, engineVouches } from '../model/engine-health';
-import type { Dependency, PlannedContainer } from '../model/plan';
+import type { Dependency, HostRef, PlannedContainer } from '../model/plan';
 import { Semaphore } from '../model/semaphore';
 import { stableJson } from '../model/stable-json';
 import type { SecretRef } from '../model/types';
@@ -23,7 +23,7 @@ export const SPEC_HASH_LABEL = 'net.contrail-deploy.spec-hash';
 export interface StartRequest {
   runId: string;
   container: PlannedContainer;
-  host: { name: string; address: string; sshPort: number };
+  host: HostRef;
   /** repository@sha256:... of the image just pushed. */
   imageRef: string;
   registry: RegistryRef;
@@ -105,7 +105,7 @@ async function pullImage(docker: Docker, imageRef: string, registry: RegistryRef
 }
 
 export interface PullRequest {
-  host: { name: string; address: string; sshPort: number };
+  host: HostRef;
   /** repository@sha256:... of every image the host will run. */
   imageRefs: string[];
   registry: RegistryRef;
@@ -161,9 +161,6 @@ function dockerFailure(context: string, e: unknown): Error {
   }
   return ApplicationFailure.retryable(`${context}: ${message}`, 'ContainerError');
 }
-
-/** A host as the activities reach it. */
-export type HostRef = { name: string; address: string; sshPort: number };
 
 export interface HealthRequest {
   container: PlannedContainer;
@@ -306,7 +303,7 @@ async function surveyOne(c: PlannedContainer, info: Docker.ContainerInspectInfo 
 export interface QuorumRequest {
   service: string;
   /** The members that passed their own health gate. */
-  healthy: { container: PlannedContainer; host: { name: string; address: string; sshPort: number } }[];
+  healthy: { container: PlannedContainer; host: HostRef }[];
   members: number;
   need: number;
   command?: string[];

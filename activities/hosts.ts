@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { PlannedHost } from '../model/plan';
+import type { HostRef, PlannedHost } from '../model/plan';
 import { maskSecrets } from '../lib/secrets';
 import { SshError, withHost, type HostSession, type SshTarget } from '../lib/ssh';
 import { shq } from '../model/shell';
@@ -28,7 +28,7 @@ export interface PrepareResult {
   items: { item: string; outcome: ItemOutcome }[];
 }
 
-export function sshTarget(host: { name: string; address: string; sshPort: number }, ssh: SshSettings): SshTarget {
+export function sshTarget(host: HostRef, ssh: SshSettings): SshTarget {
   return { host: host.name, address: host.address, port: host.sshPort, user: ssh.user, keyFile: ssh.keyFile, knownHosts: ssh.knownHosts };
 }
 

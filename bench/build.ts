@@ -18,6 +18,7 @@ import type { Plan, PlannedImage } from '../model/plan';
 import { Semaphore } from '../model/semaphore';
 import { DEFAULT_CONCURRENCY } from '../model/types';
 import { cli, labStatus, lastJsonLine, startWorker, type LabStatus } from '../test/helpers/lab';
+import { round, timed } from './timing';
 
 const EXTERNAL_BASES = ['busybox:local', 'debian:bookworm-slim'];
 
@@ -111,12 +112,6 @@ function emptyEngineAndRegistry(lab: LabStatus): void {
   sh('bash', [lab_sh, 'fault', 'registry', 'up']);
 }
 
-async function timed(fn: () => Promise<void>): Promise<number> {
-  const t0 = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - t0) / 1e9;
-}
-
 /** A copy of the images tree and topology/lab.yaml, so that (e) can change one base without touching the checkout. */
 function copyProject(work: string, release: string): string {
   fs.cpSync(path.join(PROJECT_ROOT, 'images'), path.join(work, 'images'), { recursive: true });
@@ -142,12 +137,12 @@ export async function benchBuild(): Promise<void> {
 
   emptyEngineAndRegistry(lab);
   say('(a) sequential docker build + push ...');
-  phases.push({ name: 'a: sequential docker CLI loop (the original)', seconds: await timed(() => sequential(plan, cliDocker, log)), built: plan.images.length, skipped: 0 });
+  phases.push({ name: 'a: sequential docker CLI loop (the original)', seconds: (await timed(() => sequential(plan, cliDocker, log))).seconds, built: plan.images.length, skipped: 0 });
   say(`    ${phases[0].seconds.toFixed(1)} s`);
 
   emptyEngineAndRegistry(lab);
   say('(b) parallel script without Temporal ...');
-  phases.push({ name: 'b: parallel script, no Temporal, same limits', seconds: await timed(() => parallel(plan, cliDocker, log)), built: plan.images.length, skipped: 0 });
+  phases.push({ name: 'b: parallel script, no Temporal, same limits', seconds: (await timed(() => parallel(plan, cliDocker, log))).seconds, built: plan.images.length, skipped: 0 });
   say(`    ${phases[1].seconds.toFixed(1)} s`);
 
   emptyEngineAndRegistry(lab);
@@ -155,10 +150,9 @@ export async function benchBuild(): Promise<void> {
   const worker = await startWorker(env);
   try {
     const build = async (name: string) => {
-      let result: { code: number; stdout: string; stderr: string } | undefined;
-      const seconds = await timed(async () => void (result = await cli(['build', topology, '--json'], env)));
-      const summary = lastJsonLine<{ status: string; runId: string; images: { built: number; skipped: number }; buildLogs: Record<string, string> }>(result!.stdout);
-      if (summary.status !== 'completed') throw new Error(`${name}: the run ended ${summary.status}:\n${result!.stdout.slice(-3000)}`);
+      const { seconds, value: result } = await timed(() => cli(['build', topology, '--json'], env));
+      const summary = lastJsonLine<{ status: string; runId: string; images: { built: number; skipped: number }; buildLogs: Record<string, string> }>(result.stdout);
+      if (summary.status !== 'completed') throw new Error(`${name}: the run ended ${summary.status}:\n${result.stdout.slice(-3000)}`);
       phases.push({ name, seconds, built: summary.images.built, skipped: summary.images.skipped, detail: Object.keys(summary.buildLogs).sort().join(' ') });
       say(`    ${seconds.toFixed(1)} s, built ${summary.images.built}, skipped ${summary.images.skipped}`);
       return summary;
@@ -208,4 +202,3 @@ function isDescendant(plan: Plan, image: PlannedImage, ancestor: string): boolea
   return false;
 }
 
-const round = (x: number) => Number(x.toFixed(2));

@@ -30,6 +30,23 @@ export interface PlannedHost {
   kernelModules: string[];
 }
 
+/** A host as the activities reach it. */
+export type HostRef = Pick<PlannedHost, 'name' | 'address' | 'sshPort'>;
+
+export function hostRef(h: PlannedHost): HostRef {
+  return { name: h.name, address: h.address, sshPort: h.sshPort };
+}
+
+/** The members of each clustered service among items (each item stands for one container): service -> its members. */
+export function clustersOf<T>(items: T[], containerOf: (item: T) => PlannedContainer): Map<string, T[]> {
+  const clusters = new Map<string, T[]>();
+  for (const item of items) {
+    const c = containerOf(item);
+    if (c.quorum) clusters.set(c.service, [...(clusters.get(c.service) ?? []), item]);
+  }
+  return clusters;
+}
+
 export interface PlannedContainer {
   /** Container name on its host (the service name). */
   name: string;

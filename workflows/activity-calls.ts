@@ -41,9 +41,14 @@ export interface StepCall<K extends ActivityName = ActivityName> {
   summary: string;
 }
 
+// One set of proxies per task queue names, made on first use (a run calls hundreds of activities on the same queues).
+const proxiesByQueues = new Map<string, ReturnType<typeof activityProxies>>();
+
 /** Calls one activity with the options of its profile. */
 export function callActivity<K extends ActivityName>(call: StepCall<K>): ReturnType<Activities[K]> {
-  const proxy = activityProxies(call.queues)[call.profile][call.activity] as unknown as { executeWithOptions(o: { summary: string }, a: unknown[]): ReturnType<Activities[K]> };
+  const key = `${call.queues.build}\n${call.queues.deploy}`;
+  if (!proxiesByQueues.has(key)) proxiesByQueues.set(key, activityProxies(call.queues));
+  const proxy = proxiesByQueues.get(key)![call.profile][call.activity] as unknown as { executeWithOptions(o: { summary: string }, a: unknown[]): ReturnType<Activities[K]> };
   return proxy.executeWithOptions({ summary: call.summary }, call.args);
 }
 

@@ -3,7 +3,7 @@
 import { ApplicationFailure, condition, executeChild, patched, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { SurveyedContainer } from '../activities/containers';
 import type { BuildRequest, LookupResult, PushResult } from '../activities/images';
-import { dependentsOf, type Plan, type PlannedContainer, type PlannedHost, type PlannedImage } from '../model/plan';
+import { clustersOf, dependentsOf, hostRef, type Plan, type PlannedContainer, type PlannedHost, type PlannedImage } from '../model/plan';
 import { decideUpdate, runSummaryQuery, SEARCH_ATTRIBUTES, type TaskQueues } from '../model/shared';
 import { Semaphore } from '../model/semaphore';
 import { StepLog, stepId, stepWorkflowId, type DecisionAction, type ParkedStep, type RunSummary } from '../model/steps';
@@ -262,10 +262,11 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
 
   // Each host pulls the images it will run once they are all pushed, while earlier stages come up; a start never
   // waits for this (it pulls its own image if needed), so a failed pre-pull costs time, not the run.
+  const containersOn = new Map(plan.hosts.map((h) => [h.name, plan.stages.flatMap((s) => s.containers).filter((c) => c.host === h.name)]));
   const prePulls: Promise<void>[] = [];
   if (patched('pre-pull-images')) {
     for (const host of plan.hosts) {
-      const images = [...new Set(plan.stages.flatMap((s) => s.containers).filter((c) => c.host === host.name).map((c) => c.image))];
+      const images = [...new Set(containersOn.get(host.name)!.map((c) => c.image))];
       if (images.length) prePulls.push(prePull(host, images));
     }
   }
@@ -281,7 +282,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     }
     steps.start(id);
     try {
-      const r = await run(id, 'deploy', 'pullImages', `pull ${refs.length} images on ${host.name}`, { host: { name: host.name, address: host.address, sshPort: host.sshPort }, imageRefs: refs, registry: plan.registry, ssh: plan.ssh });
+      const r = await run(id, 'deploy', 'pullImages', `pull ${refs.length} images on ${host.name}`, { host: hostRef(host), imageRefs: refs, registry: plan.registry, ssh: plan.ssh });
       steps.finish(id, 'completed', `${r.pulled.length} pulled, ${r.present.length} already there`);
     } catch (e) {
       steps.finish(id, 'skipped', `pre-pull failed, each start pulls its own image: ${failureMessage(e)}`);
@@ -293,7 +294,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   const surveys = new Map<string, Promise<Map<string, SurveyedContainer> | null>>();
   if (surveying) {
     for (const host of plan.hosts) {
-      const containers = plan.stages.flatMap((s) => s.containers).filter((c) => c.host === host.name);
+      const containers = containersOn.get(host.name)!;
       if (containers.length) surveys.set(host.name, survey(host, containers));
     }
   }
@@ -301,7 +302,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     const id = stepId('survey', host.name);
     steps.start(id);
     try {
-      const r = await run(id, 'deploy', 'surveyHost', `survey ${containers.length} containers on ${host.name}`, { host: { name: host.name, address: host.address, sshPort: host.sshPort }, containers, ssh: plan.ssh });
+      const r = await run(id, 'deploy', 'surveyHost', `survey ${containers.length} containers on ${host.name}`, { host: hostRef(host), containers, ssh: plan.ssh });
       steps.finish(id, 'completed', `${r.containers.filter((c) => c.healthy).length} of ${containers.length} run as planned and answer`);
       return new Map(r.containers.map((c) => [c.container, c]));
     } catch (e) {
@@ -324,20 +325,17 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     };
     // Decided as soon as one container is not settled: a batch that needs work does not wait for all its images here.
     if (!(await allOf(containers.map(settled)))) return false;
-    const clusters = new Map<string, PlannedContainer[]>();
-    for (const c of containers.filter((x) => x.quorum)) clusters.set(c.service, [...(clusters.get(c.service) ?? []), c]);
+    const clusters = clustersOf(containers, (c) => c);
     const inQuorum = (members: PlannedContainer[]) => members.filter((c) => found.get(c.name)?.inQuorum);
     if ([...clusters.values()].some((members) => inQuorum(members).length < quorumSize(members.length))) return false;
     for (const c of containers) {
-      steps.start(stepId('start', c.name, c.host));
+      // Finished without having run: StepLog gives a step that never started the same start and end time.
       steps.finish(stepId('start', c.name, c.host), 'completed', 'unchanged');
-      steps.start(stepId('health', c.name, c.host));
       steps.finish(stepId('health', c.name, c.host), 'completed', 'answered at the survey');
       summary.containers.unchanged++;
     }
     for (const [service, members] of clusters) {
       const ok = inQuorum(members);
-      steps.start(stepId('quorum', service));
       steps.finish(stepId('quorum', service), 'completed', `${ok.length} of ${members.length} members in quorum (${ok.map((c) => c.host).join(', ')}), ${quorumSize(members.length)} needed, at the survey`);
     }
     return true;
@@ -356,7 +354,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
       steps.finish(healthId, 'blocked', (e as Error).message);
       throw e;
     }
-    const target = { name: host.name, address: host.address, sshPort: host.sshPort };
+    const target = hostRef(host);
     try {
       const started = await step(startId, () => run(startId, 'deploy', 'startContainer', `start ${c.name} on ${c.host}`, { runId: input.runId, container: c, host: target, imageRef: image.ref, registry: plan.registry, ssh: plan.ssh }), (r) => r.outcome);
       summary.containers[started.outcome]++;
@@ -389,7 +387,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     const first = members[0].c;
     const request = {
       service, members: members.length, need, command: first.quorum?.command, timeoutSeconds: first.health?.timeoutSeconds ?? 120, ssh: plan.ssh,
-      healthy: healthy.map((c) => ({ container: c, host: { name: c.host, address: c.hostAddress, sshPort: hostsByName.get(c.host)!.sshPort } })),
+      healthy: healthy.map((c) => ({ container: c, host: hostRef(hostsByName.get(c.host)!) })),
     };
     try {
       await step(id, () => run(id, 'health', 'checkQuorum', `quorum gate ${service} (${need} of ${members.length})`, request), (r) => `${r.inQuorum.length} of ${members.length} members in quorum (${r.inQuorum.join(', ')}), ${need} needed`);
@@ -406,8 +404,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     if (!quorumGates) return (await Promise.allSettled(containers.map(bringUp))).every((r) => r.status === 'fulfilled');
     const started = containers.map((c) => ({ c, done: bringUp(c) }));
     bringUps.push(...started.map((s) => s.done));
-    const clusters = new Map<string, typeof started>();
-    for (const s of started.filter((x) => x.c.quorum)) clusters.set(s.c.service, [...(clusters.get(s.c.service) ?? []), s]);
+    const clusters = clustersOf(started, (x) => x.c);
     const plain = Promise.allSettled(started.filter((x) => !x.c.quorum).map((x) => x.done)).then((rs) => rs.every((r) => r.status === 'fulfilled'));
     return (await Promise.all([plain, ...[...clusters].map(([service, members]) => quorumGate(service, members))])).every(Boolean);
   }
