@@ -302,4 +302,3 @@ export class HostSession {
 export async function withHost<T>(target: SshTarget, fn: (s: HostSession) => Promise<T>): Promise<T> {
   return fn(await HostSession.open(target));
 }
-
