@@ -297,10 +297,11 @@ start_host() { # index
 
   local dpid; dpid=$(read_pid "$d/dockerd.pid")
   if ! pid_alive "$dpid"; then
-    # A private mount namespace holds this host's socket dir (tmpfs) and its own copy of the host paths.
-    local mounts="mount -t tmpfs -o mode=0755 cdlab-$name $HOST_RUN && mkdir -m 0700 $HOST_RUN/root && mount --bind $d/passwd /etc/passwd"
+    # A private mount namespace holds this host's socket dir (tmpfs) and its own copy of the host paths; a UTS
+    # namespace its own host name (containers with host networking take it, as nova-compute's service name does).
+    local mounts="hostname $name && mount -t tmpfs -o mode=0755 cdlab-$name $HOST_RUN && mkdir -m 0700 $HOST_RUN/root && mount --bind $d/passwd /etc/passwd"
     for p in "${PRIVATE_HOST_PATHS[@]}"; do mounts+=" && mount --bind $d/paths$p $p"; done
-    setsid nsenter --net="/var/run/netns/$ns" unshare -m --propagation private -- /bin/sh -c \
+    setsid nsenter --net="/var/run/netns/$ns" unshare -m -u --propagation private -- /bin/sh -c \
       "$mounts && exec dockerd --config-file $d/daemon.json -H unix://$HOST_RUN/docker.sock --data-root $d/docker \
         --exec-root $HOST_RUN/exec --pidfile $HOST_RUN/docker.pid $DOCKERD_NETWORK_FLAGS" \
       >>"$LAB_DIR/logs/host-$name-docker.log" 2>&1 </dev/null &
@@ -316,7 +317,7 @@ start_host() { # index
 
   local spid; spid=$(read_pid "$d/sshd.pid")
   if ! pid_alive "$spid"; then
-    setsid nsenter -t "$dpid" -m -n /usr/sbin/sshd -D -e -f /dev/null \
+    setsid nsenter -t "$dpid" -m -n -u /usr/sbin/sshd -D -e -f /dev/null \
       -o "ListenAddress=$ip" -o Port=22 -o "HostKey=$d/ssh_host_ed25519_key" \
       -o "AuthorizedKeysFile=$LAB_DIR/ssh/authorized_keys" -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no \
       -o PermitRootLogin=prohibit-password -o StrictModes=no -o UsePAM=no -o "PidFile=$HOST_RUN/sshd.pid" \
@@ -494,7 +495,7 @@ cmd_exec() {
   local name=${1:?usage: lab exec HOST CMD...}; shift
   local pid; pid=$(read_pid "$LAB_DIR/hosts/$name/dockerd.pid")
   pid_alive "$pid" || die "host $name is not running" 2
-  DOCKER_HOST="unix://$HOST_RUN/docker.sock" exec nsenter -t "$pid" -m -n "$@"
+  DOCKER_HOST="unix://$HOST_RUN/docker.sock" exec nsenter -t "$pid" -m -n -u "$@"
 }
 
 # Faults for tests of retries and crash survival: the registry goes away and comes back; a host's link drops.

@@ -21,6 +21,7 @@ export const ADDRESS_PROVIDERS: Record<string, string> = {
   MYSQL_SERVER: 'mariadb',
   NEUTRON_SERVER: 'neutron-server',
   NOVA_SERVER: 'nova-api',
+  PLACEMENT_SERVER: 'placement',
   RABBIT_SERVER: 'rabbitmq',
   REDIS_SERVER: 'redis',
   VNC_PROXY: 'nova-novncproxy',

@@ -7,6 +7,11 @@
 #   MEMCACHED_SERVER      memcached hosts for Keystone's cache, comma or space separated (optional: no cache)
 #   HOST_IP               address to listen on (default: all addresses)
 #   KEYSTONE_WORKERS      uwsgi processes (default 2)
+#   ADMIN_PASSWORD        optional: when set, the database schema is brought up to date and Keystone is bootstrapped
+#                         before it serves (admin user ADMIN_USER, default admin, in project ADMIN_TENANT, default admin,
+#                         with the identity endpoints on HOST_IP in region REGION, default RegionOne); both steps are
+#                         idempotent, and the password is set again on every start
+#   KEYSTONE_DB_WAIT      seconds to wait for MariaDB to accept the keystone user (default 300)
 set -eu
 fail() { echo "keystone entrypoint: $*" >&2; exit 1; }
 [ -n "${ADMIN_TOKEN:-}" ] || fail "ADMIN_TOKEN is not set: the admin token has no default; set it in the environment"
@@ -45,8 +50,31 @@ ini-set "$conf" credential key_repository /etc/keystone/credential-keys
 [ -n "$(ls -A /etc/keystone/credential-keys 2>/dev/null)" ] ||
   keystone-manage credential_setup --keystone-user keystone --keystone-group keystone
 
+# The schema and the admin identity: what the 2015 guide did by hand with the admin token, which today's Keystone no
+# longer accepts for that. MariaDB may still be starting (same stage): db_sync is retried until it gets through.
+if [ -n "${ADMIN_PASSWORD:-}" ]; then
+  [ -n "${HOST_IP:-}" ] || fail "HOST_IP must be set with ADMIN_PASSWORD: the identity endpoints are registered on it"
+  as_keystone() { runuser -u keystone -- "$@"; }
+  waited=0
+  until as_keystone keystone-manage db_sync 2>/tmp/db_sync.err; do
+    [ "$waited" -lt "${KEYSTONE_DB_WAIT:-300}" ] || fail "db_sync failed for ${waited}s (is MariaDB on $db_host up, with user keystone?): $(tail -n 3 /tmp/db_sync.err)"
+    [ "$waited" -gt 0 ] || echo "keystone entrypoint: waiting for MariaDB on $db_host (db_sync)"
+    sleep 5
+    waited=$((waited + 5))
+  done
+  # The password by environment, not on a command line that `ps` shows.
+  OS_BOOTSTRAP_PASSWORD=$ADMIN_PASSWORD as_keystone keystone-manage bootstrap \
+    --bootstrap-username "${ADMIN_USER:-admin}" --bootstrap-project-name "${ADMIN_TENANT:-admin}" \
+    --bootstrap-role-name admin --bootstrap-service-name keystone --bootstrap-region-id "${REGION:-RegionOne}" \
+    --bootstrap-admin-url "http://$HOST_IP:35357/v3/" --bootstrap-internal-url "http://$HOST_IP:5000/v3/" \
+    --bootstrap-public-url "http://$HOST_IP:5000/v3/"
+fi
+
 # The 2015 keystone-all served the public API on 5000 and the admin API on 35357; today one application serves
 # both, so one uwsgi listens on both ports. Not INI-edited: uwsgi needs http-socket twice, so the file is written whole.
+# uwsgi's http-socket closes each connection after its response; "Connection: close" says so, or the OpenStack
+# clients, which keep connections open, get "connection reset" on their next request. (Its keep-alive socket,
+# http11-socket, holds a thread per idle client connection: with nova's services connected, requests starved.)
 listen=${HOST_IP:-0.0.0.0}
 cat >/etc/keystone/contrail-uwsgi.ini <<CONF
 # Written by /entrypoint.sh from the environment; edits here are lost on restart.
@@ -55,6 +83,7 @@ plugins = python3
 master = true
 http-socket = $listen:5000
 http-socket = $listen:35357
+add-header = Connection: close
 wsgi-file = /usr/bin/keystone-wsgi-public
 need-app = true
 lazy-apps = true

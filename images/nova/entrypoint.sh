@@ -49,6 +49,19 @@ fi
 if [ -n "${GLANCE_SERVER:-}" ]; then
   set_nova glance host "$GLANCE_SERVER"
 fi
+# Placement (split out of nova after 2015): found in Keystone's catalog, reached as Keystone's admin.
+if [ -n "${PLACEMENT_SERVER:-}" ] && [ -n "${KEYSTONE_SERVER:-}" ]; then
+  set_nova placement auth_type password
+  set_nova placement auth_url "http://$KEYSTONE_SERVER:5000/v3"
+  set_nova placement username "${ADMIN_USER:-admin}"
+  set_nova placement password "$(oslo "$(password ADMIN_PASSWORD)")"
+  set_nova placement project_name "${ADMIN_TENANT:-admin}"
+  # Debian's file names the domain "default"; Keystone's is "Default" (its id is "default").
+  set_nova placement user_domain_name Default
+  set_nova placement project_domain_name Default
+  set_nova placement region_name "${REGION:-RegionOne}"
+  set_nova placement valid_interfaces internal
+fi
 set_nova oslo_concurrency lock_path /var/lib/nova/tmp
 
 # nova-compute only (where its binary is installed): libvirt over TCP to the libvirt container on this host.
@@ -64,6 +77,25 @@ if command -v nova-compute >/dev/null; then
   ini-set "$compute_conf" libvirt live_migration_uri "qemu+tcp://%s/system"
 fi
 
+# Services that exit when something they need is not there yet wait for it instead of crash-looping: every NOVA_WAIT
+# seconds (default 5), for NOVA_BOOTSTRAP_WAIT seconds at most (default 600).
+wait_for() { # WHAT CHECK...
+  local what=$1 waited=0; shift
+  until "$@" 2>/dev/null; do
+    [ "$waited" -lt "${NOVA_BOOTSTRAP_WAIT:-600}" ] || die "$what: still not there after ${waited}s"
+    [ "$waited" -gt 0 ] || echo "nova entrypoint: waiting for $what"
+    sleep "${NOVA_WAIT:-5}"
+    waited=$((waited + ${NOVA_WAIT:-5}))
+  done
+}
+cell1_mapped() { nova-manage cell_v2 list_cells | grep -q ' cell1 '; }
+# Waiting is for starting a service, not for asking its binary something (`nova-compute --version`).
+serving() { case " $* " in *" --version "* | *" --help "* | *" -h "*) return 1 ;; esac; }
+port_open() { (exec 3<>"/dev/tcp/$1/$2"); }
+
+# A question to the binary (--version) needs neither the bootstrap nor the waits below.
+serving "$@" || exec "$@"
+
 # Cells v2 bootstrap, which the 2015 nova (Liberty) did not have: nova-api brings the API database, cell0 and the
 # main database up to date and maps cell1 before it serves; every step is idempotent, so a restart repeats it safely.
 # cell1 is mapped last, so "cell1 is listed" means the whole bootstrap is done.
@@ -71,21 +103,17 @@ if [ "${1:-}" = nova-api ] && [ -n "${MYSQL_SERVER:-}" ]; then
   nova-manage api_db sync
   nova-manage cell_v2 map_cell0 --database_connection "$(nova_db_url nova_cell0)"
   nova-manage db sync
-  nova-manage cell_v2 list_cells | grep -q ' cell1 ' || nova-manage cell_v2 create_cell --name cell1
+  cell1_mapped || nova-manage cell_v2 create_cell --name cell1
 fi
-# conductor and scheduler read those tables at start and exit without them: they wait for nova-api's bootstrap
-# (in the same stage) rather than crash-loop until it is done.
+# conductor and scheduler read the cells tables at start: nova-api's bootstrap (same stage) must be done.
 case "${1:-}" in nova-conductor | nova-scheduler)
-  if [ -n "${MYSQL_SERVER:-}" ]; then
-    waited=0
-    until nova-manage cell_v2 list_cells 2>/dev/null | grep -q ' cell1 '; do
-      [ "$waited" -lt "${NOVA_BOOTSTRAP_WAIT:-600}" ] || die "cell1 is not mapped after ${waited}s: is nova-api running and can it reach $MYSQL_SERVER?"
-      [ "$waited" -gt 0 ] || echo "nova entrypoint: waiting for nova-api to bootstrap the databases (cell1 mapped)"
-      sleep 5
-      waited=$((waited + 5))
-    done
-  fi
-  ;;
+  [ -z "${MYSQL_SERVER:-}" ] || wait_for "nova-api to bootstrap the databases on $MYSQL_SERVER (cell1 mapped)" cell1_mapped ;;
 esac
+# scheduler and compute need Placement (it registers in Keystone's catalog before it listens).
+case "${1:-}" in nova-scheduler | nova-compute)
+  [ -z "${PLACEMENT_SERVER:-}" ] || wait_for "Placement on ${PLACEMENT_SERVER%%,*}:8778" port_open "${PLACEMENT_SERVER%%,*}" 8778 ;;
+esac
+# nova-compute needs the libvirt container on its host (same stage).
+[ "${1:-}" != nova-compute ] || wait_for "libvirt on $HOST_IP:16509" port_open "$HOST_IP" 16509
 
 exec "$@"

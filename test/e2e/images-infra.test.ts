@@ -301,7 +301,7 @@ const RENDERED: [string, Record<string, RegExp[]>][] = [
   ['mariadb', { '/etc/mysql/mariadb.conf.d/60-contrail.cnf': [/^\[mysqld\]\nbind-address = 127\.0\.0\.1\nport = 3306$/m] }],
   ['keystone', {
     '/etc/keystone/keystone.conf': [new RegExp(`^admin_token = ${secrets.adminToken}$`, 'm'), new RegExp(`^connection = mysql\\+pymysql://keystone:${secrets.keystoneDb}@127\\.0\\.0\\.1/keystone$`, 'm'), /^memcache_servers = 127\.0\.0\.1:11211$/m, /^provider = fernet$/m],
-    '/etc/keystone/contrail-uwsgi.ini': [/^http-socket = 127\.0\.0\.1:5000\nhttp-socket = 127\.0\.0\.1:35357$/m],
+    '/etc/keystone/contrail-uwsgi.ini': [/^http-socket = 127\.0\.0\.1:5000\nhttp-socket = 127\.0\.0\.1:35357\nadd-header = Connection: close$/m],
   }],
   ['zookeeper', {
     '/etc/zookeeper/conf/zoo.cfg': [/^clientPortAddress=127\.0\.0\.1$/m, /^dataDir=\/var\/lib\/zookeeper$/m, /^4lw\.commands\.whitelist=ruok,srvr,stat,mntr$/m],

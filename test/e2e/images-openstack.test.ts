@@ -119,6 +119,7 @@ test.each([
   ['neutron-server', ['CONFIG_API_SERVER=198.51.100.31', 'KEYSTONE_SERVER=198.51.100.13', 'ADMIN_PASSWORD=test-only-not-a-secret'], 'ADMIN_TOKEN must be set'],
   ['glance-api', ['KEYSTONE_SERVER=198.51.100.13'], 'GLANCE_PASSWORD/ADMIN_PASSWORD must be set'],
   ['cinder', ['MYSQL_SERVER=198.51.100.16'], 'CINDER_DB_PASSWORD/ADMIN_PASSWORD must be set'],
+  ['placement', ['HOST_IP=198.51.100.11', 'MYSQL_SERVER=198.51.100.16', 'KEYSTONE_SERVER=198.51.100.13'], 'PLACEMENT_DB_PASSWORD/ADMIN_PASSWORD must be set'],
 ])('%s refuses to start without a password it needs (%j)', (name, env, message) => {
   const r = docker(['run', '--rm', '--network', 'host', ...env.flatMap((e) => ['-e', e]), imageFor(name), 'echo', 'started']);
   expect(r.code).not.toBe(0);
@@ -137,6 +138,7 @@ test.each([
   ['glance-api', ['glance-api', '--version'], /^25\.\d+\.\d+$/m],
   ['cinder-api', ['cinder-api', '--version'], /^21\.\d+\.\d+$/m],
   ['cinder-scheduler', ['cinder-scheduler', '--version'], /^21\.\d+\.\d+$/m],
+  ['placement', ['placement-manage', '--version'], /^8\.\d+\.\d+$/m],
 ])('%s: the Debian service is installed and runs (%j)', (name, command, version) => {
   const r = docker(['run', '--rm', '--network', 'host', '-e', 'HOST_IP=127.0.0.1', imageFor(name), ...command]);
   expect(r.code).toBe(0);

@@ -9,7 +9,7 @@ import { engineHealthTest } from '../../model/engine-health';
 import type { RunSummary, Step } from '../../model/steps';
 import { scratchDir } from '../helpers/files';
 import { decodedPayloads, runHistories } from '../helpers/history';
-import { cli, labStatus, labTopology, lastJsonLine, sshRun, startWorker, uniqueSuffix, type LabStatus, type WorkerProcess } from '../helpers/lab';
+import { cli, labStatus, labTopology, lastJsonLine, secret, sshRun, startWorker, uniqueSuffix, type LabStatus, type WorkerProcess } from '../helpers/lab';
 
 // Pulling the images onto the hosts and starting some forty services on two cores takes minutes.
 jest.setTimeout(40 * 60 * 1000);
@@ -77,7 +77,7 @@ describe('the whole lab stack across three hosts', () => {
     expect(starts.length).toBeGreaterThan(35);
     for (const s of first.steps.filter((x) => x.kind === 'start' || x.kind === 'health')) expect([s.id, s.status]).toEqual([s.id, 'completed']);
     for (const s of starts) expect(before.get(s.host!)?.has(s.target)).toBe(true);
-    expect([...before.get('compute1')!.keys()].sort()).toEqual(['libvirt', 'vrouter-agent']);
+    expect([...before.get('compute1')!.keys()].sort()).toEqual(['libvirt', 'nova-compute', 'vrouter-agent']);
     expect(first.containers.created).toBe(starts.length);
   });
 
@@ -97,13 +97,39 @@ describe('the whole lab stack across three hosts', () => {
     expect(quorum.find((q) => q.target === 'zookeeper')?.detail).toBe('1 of 1 members in quorum (controller1), 1 needed');
   });
 
-  test('nova: cells v2 are mapped, and the API and the conductor registered their services in the cell database', () => {
+  test('nova: cells v2 are mapped, and every nova service registered in the cell database, compute on both hosts', () => {
     const cells = sshRun(lab, 'controller1', 'docker exec nova-api nova-manage cell_v2 list_cells');
     expect(cells.code).toBe(0);
     expect(cells.stdout).toMatch(/\|\s+cell0\s+\|/);
     expect(cells.stdout).toMatch(/\|\s+cell1\s+\|/);
     const services = sshRun(lab, 'controller1', 'docker exec mariadb mariadb -N -e "SELECT DISTINCT \\`binary\\` FROM nova.services ORDER BY 1"');
-    expect(services.stdout.split('\n').filter(Boolean)).toEqual(['nova-conductor', 'nova-metadata', 'nova-osapi_compute']);
+    expect(services.stdout.split('\n').filter(Boolean)).toEqual(['nova-compute', 'nova-conductor', 'nova-metadata', 'nova-osapi_compute', 'nova-scheduler']);
+    const computes = sshRun(lab, 'controller1', `docker exec mariadb mariadb -N -e "SELECT host FROM nova.services WHERE \\\`binary\\\` = 'nova-compute' ORDER BY 1"`);
+    expect(computes.stdout.split('\n').filter(Boolean)).toEqual(['compute1', 'compute2']);
+  });
+
+  test("keystone and placement: the admin's token lists Placement in the catalog, and Placement lists both compute hosts", async () => {
+    const controller = lab.hosts.find((h) => h.name === 'controller1')!.address;
+    const auth = await fetch(`http://${controller}:5000/v3/auth/tokens`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ auth: {
+        identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: secret(lab, 'LAB_ADMIN_PASSWORD') } } },
+        scope: { project: { name: 'admin', domain: { id: 'default' } } },
+      } }),
+    });
+    expect(auth.status).toBe(201);
+    const token = auth.headers.get('x-subject-token')!;
+    const catalog = ((await auth.json()) as { token: { catalog: { type: string; endpoints: { url: string }[] }[] } }).token.catalog;
+    expect(catalog.find((e) => e.type === 'placement')?.endpoints.map((e) => e.url)).toEqual(Array(3).fill(`http://${controller}:8778`));
+    // nova-compute reports its host once it runs; it passed its gate when connected to RabbitMQ, a moment earlier.
+    let providers: string[] = [];
+    for (let i = 0; i < 30 && providers.length < 2; i++) {
+      const r = await fetch(`http://${controller}:8778/resource_providers`, { headers: { 'x-auth-token': token, 'openstack-api-version': 'placement 1.14' } });
+      expect(r.status).toBe(200);
+      providers = ((await r.json()) as { resource_providers: { name: string }[] }).resource_providers.map((p) => p.name).sort();
+      if (providers.length < 2) await new Promise((res) => setTimeout(res, 2000));
+    }
+    expect(providers).toEqual(['compute1', 'compute2']);
   });
 
   test("each host's engine runs the in-container checks itself (docker ps says healthy)", async () => {
@@ -111,15 +137,23 @@ describe('the whole lab stack across three hosts', () => {
     expect(planned.map((c) => c.service)).toEqual(expect.arrayContaining(['rabbitmq', 'mariadb', 'redis', 'zookeeper']));
     // The engine asks every 30 s: a service that came up late in the run may not have been asked yet.
     const deadline = Date.now() + 120_000;
+    // host/container -> the engine's check and verdict (nova-compute runs on both compute hosts)
     let seen = new Map<string, { test: string[]; status: string }>();
+    const key = (host: string, name: string) => `${host}/${name}`;
     for (;;) {
-      seen = new Map(lab.hosts.flatMap((h) => [...engineChecksOn(h.name)]));
-      if (planned.every((c) => seen.get(c.name)?.status === 'healthy') || Date.now() > deadline) break;
+      seen = new Map(lab.hosts.flatMap((h) => [...engineChecksOn(h.name)].map(([name, check]) => [key(h.name, name), check] as const)));
+      if (planned.every((c) => seen.get(key(c.host, c.name))?.status === 'healthy') || Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 3000));
     }
-    for (const c of planned) expect([c.name, seen.get(c.name)]).toEqual([c.name, { test: engineHealthTest(c), status: 'healthy' }]);
+    for (const c of planned) expect([key(c.host, c.name), seen.get(key(c.host, c.name))]).toEqual([key(c.host, c.name), { test: engineHealthTest(c), status: 'healthy' }]);
     // Containers checked by port or URL only have no engine check (the gate asks those from the worker).
     expect(seen.size).toBe(planned.length);
+    // Every check ran at least once, and none left a process behind for the service (PID 1, which does not reap)
+    // to collect: a zombie per check every 30 s would fill the process table in time.
+    for (const c of planned) {
+      const states = sshRun(lab, c.host, `docker top ${c.name} -eo pid,stat,comm`).stdout.trim().split('\n').slice(1);
+      expect([c.name, states.filter((l) => /^\s*\d+\s+Z/.test(l))]).toEqual([c.name, []]);
+    }
   });
 
   test('a second run recreates nothing: the same containers, never restarted', async () => {
