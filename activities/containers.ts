@@ -1,7 +1,5 @@
 // Containers on the test/production hosts (deploy task queue): reconcile one container, then gate on its health.
 import * as crypto from 'crypto';
-import * as http from 'http';
-import * as net from 'net';
 import { Context, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
@@ -10,36 +8,20 @@ import type { Dependency, HostRef, PlannedContainer } from '../model/plan';
 import { Semaphore } from '../model/semaphore';
 import { stableJson } from '../model/stable-json';
 import type { SecretRef } from '../model/types';
+import type { HealthRequest, HealthResult, PullRequest, PullResult, QuorumRequest, QuorumResult, RegistryRef, SshSettings, StartRequest, StartResult, SurveyedContainer, SurveyRequest, SurveyResult } from '../model/activity-types';
 import { followStream } from '../lib/docker';
 import { demuxLogs } from '../lib/docker-frames';
 import { maskSecrets, resolveSecret } from '../lib/secrets';
-import { withHost } from '../lib/ssh';
-import { sshTarget, withHostFailures, type SshSettings } from './hosts';
+import { httpProbe, tcpProbe } from '../lib/probes';
+import { sshTarget, withHost } from '../lib/ssh';
+import { refuseSimulated, withHostFailures } from './hosts';
 import { keepAlive } from './heartbeat';
-import { RUN_LABEL, type RegistryRef } from './images';
+import { RUN_LABEL } from './images';
 
 export const SPEC_HASH_LABEL = 'net.contrail-deploy.spec-hash';
 
-export interface StartRequest {
-  runId: string;
-  container: PlannedContainer;
-  host: HostRef;
-  /** repository@sha256:... of the image just pushed. */
-  imageRef: string;
-  registry: RegistryRef;
-  ssh: SshSettings;
-}
-
-export type ContainerOutcome = 'created' | 'recreated' | 'unchanged';
-
-export interface StartResult {
-  container: string;
-  host: string;
-  id: string;
-  outcome: ContainerOutcome;
-}
-
 export async function startContainer(req: StartRequest): Promise<StartResult> {
+  refuseSimulated('startContainer', req);
   const c = req.container;
   const specHash = containerSpecHash(c, req.imageRef);
   return withHostFailures(c.host, () =>
@@ -104,22 +86,9 @@ async function pullImage(docker: Docker, imageRef: string, registry: RegistryRef
   }
 }
 
-export interface PullRequest {
-  host: HostRef;
-  /** repository@sha256:... of every image the host will run. */
-  imageRefs: string[];
-  registry: RegistryRef;
-  ssh: SshSettings;
-}
-
-export interface PullResult {
-  host: string;
-  pulled: string[];
-  present: string[];
-}
-
 /** Pulls what a host will run ahead of its stage (while earlier stages come up); an image already there is left. */
 export async function pullImages(req: PullRequest): Promise<PullResult> {
+  refuseSimulated('pullImages', req);
   return withHostFailures(req.host.name, () =>
     withHost(sshTarget(req.host, req.ssh), async (session) => {
       const docker = session.docker();
@@ -162,23 +131,12 @@ function dockerFailure(context: string, e: unknown): Error {
   return ApplicationFailure.retryable(`${context}: ${message}`, 'ContainerError');
 }
 
-export interface HealthRequest {
-  container: PlannedContainer;
-  host: HostRef;
-  ssh: SshSettings;
-}
-
-export interface HealthResult {
-  container: string;
-  host: string;
-  answeredAfterMs: number;
-}
-
 /**
  * Waits until the container answers its health check (a TCP port on its host's address, or a command run inside
  * it); on timeout, names the service, host and what did not answer, with the container's last log lines.
  */
 export async function checkHealth(req: HealthRequest): Promise<HealthResult> {
+  refuseSimulated('checkHealth', req);
   const c = req.container;
   const started = Date.now();
   const health = c.health;
@@ -231,38 +189,13 @@ async function probeHealth(c: PlannedContainer, host: HostRef, ssh: SshSettings,
   }
 }
 
-export interface SurveyRequest {
-  host: HostRef;
-  /** The planned containers on this host. */
-  containers: PlannedContainer[];
-  ssh: SshSettings;
-}
-
-export interface SurveyedContainer {
-  container: string;
-  /** The image the running container was created from (repository@digest), if it runs. */
-  imageRef: string | null;
-  /** Running, made from this plan's spec with imageRef, and answering its health check right now. */
-  healthy: boolean;
-  /** For a clustered service: this member says it is in a cluster with quorum. */
-  inQuorum?: boolean;
-  /** The in-container checks were not run: the host's engine runs them and its latest verdict is healthy. */
-  engineHealthy?: true;
-  /** Why not healthy, for the record. */
-  note?: string;
-}
-
-export interface SurveyResult {
-  host: string;
-  containers: SurveyedContainer[];
-}
-
 /**
  * What already runs on a host, in one pass: for each planned container, whether it runs from the plan's spec and
  * answers its health check (and quorum check) now. A run whose images did not change leaves such containers alone
  * without a start and gate step each; anything else goes through the usual reconcile and gate.
  */
 export async function surveyHost(req: SurveyRequest): Promise<SurveyResult> {
+  refuseSimulated('surveyHost', req);
   return withHostFailures(req.host.name, () =>
     withHost(sshTarget(req.host, req.ssh), async (session) => {
       const docker = session.docker();
@@ -300,29 +233,13 @@ async function surveyOne(c: PlannedContainer, info: Docker.ContainerInspectInfo 
   };
 }
 
-export interface QuorumRequest {
-  service: string;
-  /** The members that passed their own health gate. */
-  healthy: { container: PlannedContainer; host: HostRef }[];
-  members: number;
-  need: number;
-  command?: string[];
-  timeoutSeconds: number;
-  ssh: SshSettings;
-}
-
-export interface QuorumResult {
-  service: string;
-  /** Hosts whose member says it is in a cluster with quorum. */
-  inQuorum: string[];
-}
-
 /**
  * A clustered service's quorum gate: enough members (a majority of all, `need`) say from the inside that they are in a
  * cluster with quorum (e.g. a ZooKeeper member that is leader or follower). Asked again until the timeout: a cluster
  * forms some seconds after its members start.
  */
 export async function checkQuorum(req: QuorumRequest): Promise<QuorumResult> {
+  refuseSimulated('checkQuorum', req);
   const everyone = { service: req.service, inQuorum: req.healthy.map((m) => m.host.name) };
   if (!req.command) return everyone;
   const command = req.command;
@@ -378,31 +295,6 @@ async function dependencyReport(deps: Dependency[]): Promise<string> {
 function splitEndpoint(endpoint: string): [string, number] {
   const i = endpoint.lastIndexOf(':');
   return [endpoint.slice(0, i), Number(endpoint.slice(i + 1))];
-}
-
-/** An HTTP GET: true for a status below 400, else the status or the error. */
-export function httpProbe(url: string, timeoutMs: number): Promise<true | string> {
-  return new Promise((resolve) => {
-    const req = http.get(url, { timeout: timeoutMs }, (res) => {
-      res.resume();
-      resolve((res.statusCode ?? 0) < 400 ? true : `HTTP ${res.statusCode}`);
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-  });
-}
-
-export function tcpProbe(address: string, port: number, timeoutMs: number): Promise<true | string> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: address, port });
-    const done = (r: true | string) => {
-      socket.destroy();
-      resolve(r);
-    };
-    socket.setTimeout(timeoutMs, () => done('timed out'));
-    socket.once('connect', () => done(true));
-    socket.once('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
-  });
 }
 
 async function containerLogTail(req: HealthRequest): Promise<string> {

@@ -2,37 +2,13 @@
 import * as fs from 'fs';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { HostRef, PlannedHost } from '../model/plan';
+import type { ItemOutcome, PrepareRequest, PrepareResult } from '../model/activity-types';
 import { maskSecrets } from '../lib/secrets';
-import { SshError, withHost, type HostSession, type SshTarget } from '../lib/ssh';
+import { SshError, sshTarget, withHost, type HostSession } from '../lib/ssh';
 import { shq } from '../model/shell';
 
-export interface SshSettings {
-  user: string;
-  keyFile: string | null;
-  knownHosts: string;
-}
-
-export interface PrepareRequest {
-  host: PlannedHost;
-  ssh: SshSettings;
-  /** The registry the host pulls from: its CA (a file on the worker) is installed in the host engine's trust. */
-  registry?: { address: string; ca: string | null };
-}
-
-export type ItemOutcome = 'created' | 'changed' | 'unchanged';
-
-export interface PrepareResult {
-  host: string;
-  dockerVersion: string;
-  items: { item: string; outcome: ItemOutcome }[];
-}
-
-export function sshTarget(host: HostRef, ssh: SshSettings): SshTarget {
-  return { host: host.name, address: host.address, port: host.sshPort, user: ssh.user, keyFile: ssh.keyFile, knownHosts: ssh.knownHosts };
-}
-
 export async function prepareHost(req: PrepareRequest): Promise<PrepareResult> {
+  refuseSimulated('prepareHost', req);
   const { host } = req;
   return withHostFailures(host.name, () =>
     withHost(sshTarget(host, req.ssh), async (session) => {
@@ -97,6 +73,15 @@ async function ensureModule(s: HostSession, module: string): Promise<ItemOutcome
   }
   if (r.code !== 0) throw ApplicationFailure.retryable(`host ${s.target.host}: step load kernel module ${module}: ${maskSecrets(r.stderr.trim())}`, 'HostPrepareFailed');
   return r.stdout.trim() as ItemOutcome;
+}
+
+/** A request for the simulated worker (topology with `simulate:`) must not reach real hosts. */
+export function refuseSimulated(activity: string, req: { simulate?: unknown }): void {
+  if (req.simulate === undefined) return;
+  throw ApplicationFailure.nonRetryable(
+    `${activity} got a simulated request (topology with simulate:) on a real worker: start a simulated worker with "contrail-deploy worker --queues deploy --simulate"`,
+    'InvalidPlan',
+  );
 }
 
 /** SSH errors become Temporal failures: unreachable is retried, a refused key or host key is not. */

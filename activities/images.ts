@@ -12,61 +12,13 @@ import { maskSecrets, resolveSecret } from '../lib/secrets';
 import { RegistryClient } from '../lib/registry';
 import { keepAlive } from './heartbeat';
 import { stableJson } from '../model/stable-json';
-import type { SecretRef } from '../model/types';
+import type { BuildRequest, BuildResult, LookupResult, PublishRequest, PublishResult, PushRequest, PushResult, TreeLookupRequest } from '../model/activity-types';
 
 export const INPUT_HASH_LABEL = 'net.contrail-deploy.input-hash';
 export const RUN_LABEL = 'net.contrail-deploy.run';
 export const HASH_TAG_PREFIX = 'input-';
 
-export interface RegistryRef {
-  address: string;
-  /** CA file the registry's TLS certificate chains to; null: the system store. */
-  ca?: string | null;
-  username: string;
-  password: SecretRef;
-}
-
-export interface BuildRequest {
-  runId: string;
-  release: string;
-  image: PlannedImage;
-  /** Exact reference of the parent just pushed (repository@sha256:...), or null for a root image. */
-  parentRef: string | null;
-  registry: RegistryRef;
-  noCache?: boolean;
-}
-
-export interface BuildResult {
-  image: string;
-  tag: string;
-  imageId: string;
-  inputHash: string;
-  /** True when an image with the same input hash was already there: no docker build ran. */
-  skipped: boolean;
-  logFile: string;
-}
-
-export interface PushRequest {
-  image: string;
-  tag: string;
-  registry: RegistryRef;
-}
-
-export interface PushResult {
-  image: string;
-  digest: string;
-  /** repository@digest: what a sub builds FROM and what hosts run. */
-  ref: string;
-}
-
 const LOG_TAIL_LINES = 20;
-
-export interface LookupResult {
-  image: string;
-  inputHash: string;
-  /** repository@digest when the registry already holds input-<hash>: neither build nor push is needed. */
-  ref: string | null;
-}
 
 /** Is this exact image (same input hash) already in the registry? Cheap: one HEAD request, no docker build. */
 export async function lookupImage(req: BuildRequest, registry = new RegistryClient(req.registry)): Promise<LookupResult> {
@@ -74,13 +26,6 @@ export async function lookupImage(req: BuildRequest, registry = new RegistryClie
   const { inputHash } = imageInputs(req);
   const digest = await registry.digestOf(image.repository, `${HASH_TAG_PREFIX}${inputHash}`, `lookup of ${image.name}`);
   return { image: image.name, inputHash, ref: digest ? `${image.repository}@${digest}` : null };
-}
-
-export interface TreeLookupRequest {
-  runId: string;
-  release: string;
-  images: PlannedImage[];
-  registry: RegistryRef;
 }
 
 /**
@@ -255,19 +200,6 @@ export function hashInputs(image: PlannedImage, files: string[], buildArgs: Reco
   }
   h.update(stableJson({ dockerfile: image.dockerfile, buildArgs, labels: image.labels }));
   return h.digest('hex').slice(0, 32);
-}
-
-export interface PublishRequest {
-  registry: RegistryRef;
-  release: string;
-  /** image name -> repository@digest: the whole set, every image pushed. */
-  digests: Record<string, string>;
-}
-
-export interface PublishResult {
-  release: string;
-  moved: string[];
-  unchanged: string[];
 }
 
 /**

@@ -1,3 +1,11 @@
-export { buildImage, lookupImage, lookupImages, publishRelease, pushImage } from './images';
-export { prepareHost } from './hosts';
-export { checkHealth, checkQuorum, pullImages, startContainer, surveyHost } from './containers';
+import type { ActivityFunctions } from '../model/activity-types';
+import { buildImage, lookupImage, lookupImages, publishRelease, pushImage } from './images';
+import { prepareHost } from './hosts';
+import { checkHealth, checkQuorum, pullImages, startContainer, surveyHost } from './containers';
+
+// Named exports only: workers register `* as activities`, and workflows type their proxies from this module.
+export { buildImage, lookupImage, lookupImages, publishRelease, pushImage, prepareHost, pullImages, surveyHost, startContainer, checkHealth, checkQuorum };
+
+// Checked by the compiler (the module's shape is left alone): exactly the activities of ActivityFunctions, none
+// missing, none extra, with its signatures.
+void ({ buildImage, lookupImage, lookupImages, pushImage, publishRelease, prepareHost, pullImages, surveyHost, startContainer, checkHealth, checkQuorum } satisfies ActivityFunctions);

@@ -9,7 +9,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tcpProbe } from '../activities/containers';
+import { tcpProbe } from '../lib/probes';
 import { loadPlan } from '../lib/load';
 import { PROJECT_ROOT } from '../lib/paths';
 import { resolveSecret } from '../lib/secrets';

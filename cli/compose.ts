@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadPlan } from '../lib/load';
 import { composeFiles } from '../model/compose';
-import type { Command } from './main';
+import type { Command } from './command';
 import { UsageError } from './usage';
 
 export const composeCommand: Command = {

@@ -7,7 +7,7 @@ import { connectClient } from '../lib/temporal';
 import { decideUpdate } from '../model/shared';
 import type { DecisionAction } from '../model/steps';
 import type { deployPipeline } from '../workflows';
-import type { Command } from './main';
+import type { Command } from './command';
 import { followAndReport } from './run';
 import { onePositional } from './usage';
 

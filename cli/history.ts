@@ -1,7 +1,7 @@
 // `contrail-deploy history`: past and running runs, from Temporal's visibility (search attributes), newest first.
 import { connectClient, uiLink } from '../lib/temporal';
 import { SEARCH_ATTRIBUTES } from '../model/shared';
-import type { Command } from './main';
+import type { Command } from './command';
 import { formatElapsed } from './progress';
 import { UsageError } from './usage';
 

@@ -1,7 +1,7 @@
 // `contrail-deploy images`: the catalog's images with their labels, like the guide's `docker images --filter`.
 import { loadTopology, readUserFile } from '../lib/load';
 import { matchesFilters } from '../model/selection';
-import type { Command } from './main';
+import type { Command } from './command';
 import { readAnyCatalog } from './plan';
 import { selectionFrom } from './selection-options';
 import { onePositional } from './usage';

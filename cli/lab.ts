@@ -2,7 +2,7 @@
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { PROJECT_ROOT } from '../lib/paths';
-import type { Command } from './main';
+import type { Command } from './command';
 import { UsageError } from './usage';
 
 export const LAB_SCRIPT = path.join(PROJECT_ROOT, 'lab', 'lab.sh');

@@ -1,5 +1,6 @@
 // contrail-deploy: the command line. Each subcommand has --help; bad input exits 2 with a message, never a stack trace.
-import { parseArgs, type ParseArgsConfig } from 'util';
+import { parseArgs } from 'util';
+import type { Command } from './command';
 import { ConfigError } from '../model/config-error';
 import { composeCommand } from './compose';
 import { abortCommand, retryCommand, skipCommand } from './decide';
@@ -9,20 +10,14 @@ import { labCommand } from './lab';
 import { downCommand, logsCommand } from './operate';
 import { planCommand } from './plan';
 import { resumeCommand } from './resume';
+import { simulateCommand } from './simulate';
 import { buildCommand, runCommand } from './run';
 import { statusCommand } from './status';
 import { workerCommand } from './worker';
 import { UsageError } from './usage';
 
-export interface Command {
-  name: string;
-  summary: string;
-  usage: string;
-  options: NonNullable<ParseArgsConfig['options']>;
-  run(args: { values: Record<string, unknown>; positionals: string[] }): Promise<number>;
-}
 
-const COMMANDS: Command[] = [labCommand, workerCommand, planCommand, imagesCommand, buildCommand, runCommand, statusCommand, retryCommand, skipCommand, abortCommand, resumeCommand, historyCommand, logsCommand, downCommand, composeCommand];
+const COMMANDS: Command[] = [labCommand, workerCommand, planCommand, imagesCommand, buildCommand, runCommand, statusCommand, retryCommand, skipCommand, abortCommand, resumeCommand, historyCommand, logsCommand, downCommand, composeCommand, simulateCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -9,7 +9,7 @@ import type { HostSession } from '../lib/ssh';
 import { shq } from '../model/shell';
 import type { Plan, PlannedContainer } from '../model/plan';
 import { dataDirectories, selectContainers, teardownOrder } from '../model/targets';
-import type { Command } from './main';
+import type { Command } from './command';
 import { UsageError } from './usage';
 
 function planAndTargets(positionals: string[], what: string): { plan: Plan; containers: PlannedContainer[] } {
@@ -26,7 +26,7 @@ function planAndTargets(positionals: string[], what: string): { plan: Plan; cont
 async function perHost(plan: Plan, containers: PlannedContainer[], fn: (s: HostSession, docker: Docker, mine: PlannedContainer[]) => Promise<void>): Promise<string[]> {
   const failures: string[] = [];
   // SSH loads only for the commands that reach hosts, not on every CLI start.
-  const [{ withHost }, { sshTarget }] = await Promise.all([import('../lib/ssh'), import('../activities/hosts')]);
+  const { withHost, sshTarget } = await import('../lib/ssh');
   await Promise.all(plan.hosts.map(async (host) => {
     const mine = containers.filter((c) => c.host === host.name);
     if (!mine.length) return;

@@ -7,7 +7,7 @@ import type { Plan } from '../model/plan';
 import { selectImages, type Selection } from '../model/selection';
 import { buildLevels } from '../model/catalog';
 import type { Catalog, SecretRef } from '../model/types';
-import type { Command } from './main';
+import type { Command } from './command';
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFrom } from './selection-options';
 import { UsageError, onePositional } from './usage';
 

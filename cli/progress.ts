@@ -1,6 +1,6 @@
 // Live progress for `run` and `build` on a terminal: one state per image and per container, counts, elapsed time.
 // Redrawn in place; when stdout is not a terminal, the caller prints plain lines per step change instead.
-import type { Step } from '../model/steps';
+import type { RunSummary, Step } from '../model/steps';
 
 export type TargetState = 'queued' | 'building' | 'built' | 'pushing' | 'pushed' | 'skipped' | 'starting' | 'checking' | 'healthy' | 'failed' | 'blocked';
 
@@ -37,8 +37,10 @@ export function formatElapsed(ms: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
-/** The frame: a counts line, then the targets in columns that fit the terminal width. */
-export function renderProgress(runId: string, steps: Step[], elapsedMs: number, width: number): string[] {
+/** The frame: a counts line, then the targets in columns that fit the terminal width; at scale (no steps given), a
+ *  line per stage batch and host group with its hosts done, in flight, failed and parked. */
+export function renderProgress(runId: string, summary: Pick<RunSummary, 'parts'>, steps: Step[] | undefined, elapsedMs: number, width: number): string[] {
+  if (!steps) return renderParts(runId, summary, elapsedMs, width);
   const rows = targetStates(steps);
   const counts = new Map<TargetState, number>();
   for (const r of rows) counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
@@ -52,6 +54,17 @@ export function renderProgress(runId: string, steps: Step[], elapsedMs: number, 
     lines.push(rows.slice(i, i + perLine).map((r) => `${MARK[r.state]} ${r.name} ${r.state}`.slice(0, cellWidth - 1).padEnd(cellWidth)).join('').trimEnd());
   }
   return lines;
+}
+
+function renderParts(runId: string, summary: Pick<RunSummary, 'parts'>, elapsedMs: number, width: number): string[] {
+  const total = { done: 0, inFlight: 0, failed: 0, parked: 0 };
+  const lines = summary.parts.map((p) => {
+    const h = p.hostStates;
+    if (h) for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += h[k];
+    const state = h ? `done ${h.done}, in flight ${h.inFlight}, failed ${h.failed}, parked ${h.parked}` : Object.entries(p.steps).map(([k, v]) => `${k} ${v}`).join(', ');
+    return `${p.label.padEnd(44)} ${p.status.padEnd(9)} ${p.kind === 'hosts' ? `${p.hosts} hosts: ` : ''}${state}`.slice(0, width);
+  });
+  return [...wrap(`${runId}  ${formatElapsed(elapsedMs)}  hosts done ${total.done}, in flight ${total.inFlight}, failed ${total.failed}, parked ${total.parked}`, width), ...lines];
 }
 
 function wrap(text: string, width: number): string[] {

@@ -5,8 +5,9 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { connectClient } from '../lib/temporal';
+import { expandPlan } from '../model/compact-plan';
 import type { PipelineInput } from '../workflows/pipeline';
-import type { Command } from './main';
+import type { Command } from './command';
 import { startAndFollow } from './run';
 import { onePositional } from './usage';
 
@@ -27,7 +28,7 @@ export const resumeCommand: Command = {
     const oldRunId = onePositional(positionals, 'run id');
     const client = await connectClient();
     const input = await resumableInput(client, oldRunId);
-    return startAndFollow(input.plan, { ...values, 'no-cache': input.noCache }, oldRunId);
+    return startAndFollow(expandPlan(input.plan), { ...values, 'no-cache': input.noCache }, oldRunId);
   },
 };
 

@@ -4,10 +4,12 @@ import { ServiceError, WorkflowFailedError, type Client, type WorkflowHandle } f
 import { loadPlan } from '../lib/load';
 import { connectClient, uiLink } from '../lib/temporal';
 import { runSummaryQuery, SEARCH_ATTRIBUTES, taskQueues, type TaskQueues } from '../model/shared';
-import type { RunSummary, Step } from '../model/steps';
+import type { RunSummary } from '../model/steps';
 import { deployPipeline } from '../workflows';
-import type { Command } from './main';
-import { summaryFromFailure } from './status';
+import type { Command } from './command';
+import { PartReader, summaryFromFailure } from './run-steps';
+import { partLine } from './status';
+import { compactPlan } from '../model/compact-plan';
 import { LiveBlock, renderProgress } from './progress';
 import type { Plan } from '../model/plan';
 import { selectImages } from '../model/selection';
@@ -87,7 +89,7 @@ export async function startAndFollow(plan: Plan, values: Record<string, unknown>
     const handle = await client.workflow.start(deployPipeline, {
       taskQueue: queues.deploy,
       workflowId: runId,
-      args: [{ runId, plan, queues, noCache: Boolean(values['no-cache']), resumedFrom }],
+      args: [{ runId, plan: compactPlan(plan), queues, noCache: Boolean(values['no-cache']), resumedFrom }],
       typedSearchAttributes: [
         { key: SEARCH_ATTRIBUTES.release, value: plan.release },
         { key: SEARCH_ATTRIBUTES.topology, value: plan.topology },
@@ -133,15 +135,25 @@ export async function followAndReport(handle: WorkflowHandle<typeof deployPipeli
   return summary.status === 'completed' ? 0 : summary.status === 'parked' ? 3 : 1;
 }
 
+/** Above this many hosts, the plain-line mode reports parts and every failure and park, not every step. */
+const STEP_LINES_UP_TO_HOSTS = 50;
+
 async function follow(handle: WorkflowHandle<typeof deployPipeline>, out: (l: string) => void, live: LiveBlock | undefined): Promise<RunSummary> {
+  const reader = new PartReader(handle.client);
   const seen = new Map<string, string>();
   const started = Date.now();
-  const report = (steps: Step[]) => {
-    if (live) return live.draw(renderProgress(handle.workflowId, steps, Date.now() - started, process.stdout.columns || 120));
-    for (const s of steps) {
-      if (s.status === 'pending' || seen.get(s.id) === s.status) continue;
-      seen.set(s.id, s.status);
-      out(`  ${new Date().toISOString().slice(11, 19)} ${s.id.padEnd(36)} ${s.status}${s.detail && s.status !== 'running' ? `: ${firstLine(s.detail)}` : ''}`);
+  const report = async (summary: RunSummary) => {
+    const condensed = summary.parts.reduce((n, p) => n + p.hosts, 0) > STEP_LINES_UP_TO_HOSTS;
+    const steps = await reader.steps(summary, { failed: condensed });
+    if (live) return live.draw(renderProgress(handle.workflowId, summary, condensed ? undefined : steps, Date.now() - started, process.stdout.columns || 120));
+    const changes = [
+      ...(condensed ? summary.parts.map((p) => ({ id: p.workflowId, status: `${p.status} ${JSON.stringify(p.hostStates ?? {})}`, line: partLine(p).trim() })) : []),
+      ...steps.filter((s) => s.status !== 'pending').map((s) => ({ id: s.id, status: s.status, line: `${s.id.padEnd(36)} ${s.status}${s.detail && s.status !== 'running' ? `: ${firstLine(s.detail)}` : ''}` })),
+    ];
+    for (const c of changes) {
+      if (seen.get(c.id) === c.status) continue;
+      seen.set(c.id, c.status);
+      out(`  ${new Date().toISOString().slice(11, 19)} ${c.line}`);
     }
   };
   const result = outcome(handle, out);
@@ -157,13 +169,13 @@ async function follow(handle: WorkflowHandle<typeof deployPipeline>, out: (l: st
       // Not started yet (no worker polling): keep waiting; the run is durable.
     }
     if (current) {
-      report(current.steps);
+      await report(current).catch(() => undefined);
       // A parked run waits for an operator: hand back to the user instead of waiting up to the park timeout.
       if (current.status === 'parked') return current;
     }
   }
   const summary = await result;
-  report(summary.steps);
+  await report(summary);
   return summary;
 }
 

@@ -332,7 +332,27 @@ start_host() { # index
     sleep 0.25
   done
   (exec 3<>"/dev/tcp/$ip/22") 2>/dev/null || die "host $name: sshd does not answer on $ip:22: see $LAB_DIR/logs/host-$name-sshd.log"
-  echo "$ip $(cut -d' ' -f1,2 "$d/ssh_host_ed25519_key.pub")" >>"$LAB_DIR/ssh/known_hosts.new"
+}
+
+# Hosts start and stop a few at a time: each engine takes a second or more to start and seconds to stop, and with a
+# dozen hosts one after the other `lab up --hosts 12` (or back to 3) waited on each in turn.
+HOST_PARALLEL=${CONTRAIL_LAB_HOST_PARALLEL:-6}
+
+start_hosts() { # indexes...; fails (after every started one is waited for) when any host failed to come up
+  local pids=() failed=0 i p
+  for i in "$@"; do
+    (ensure_netns "$i"; start_host "$i") &
+    pids+=($!)
+    if ((${#pids[@]} >= HOST_PARALLEL)); then for p in "${pids[@]}"; do wait "$p" || failed=1; done; pids=(); fi
+  done
+  for p in "${pids[@]}"; do wait "$p" || failed=1; done
+  ((failed == 0)) || die "some lab hosts did not come up (see the messages above)"
+  # known_hosts in host order, whatever order the hosts came up in.
+  local name
+  for i in "$@"; do
+    name=$(host_name "$i")
+    echo "$(host_ip "$i") $(cut -d' ' -f1,2 "$LAB_DIR/hosts/$name/ssh_host_ed25519_key.pub")"
+  done >"$LAB_DIR/ssh/known_hosts.new"
 }
 
 # ---------------------------------------------------------------- up / down / status
@@ -349,15 +369,16 @@ cmd_up() {
   claim_machine
   check_prereqs
   # A previous lab with more hosts: remove the ones no longer wanted.
-  local old; old=$(state_get hosts); if [[ -n $old && $old -gt $hosts ]]; then for i in $(seq $((hosts + 1)) "$old"); do stop_host "$i"; done; fi
+  # shellcheck disable=SC2046
+  local old; old=$(state_get hosts); if [[ -n $old && $old -gt $hosts ]]; then stop_hosts $(seq $((hosts + 1)) "$old"); fi
   start_temporal
   make_tls; make_secrets; make_ssh_keys
   ensure_bridge
   start_registry
   start_build_engine
   make_base_images
-  rm -f "$LAB_DIR/ssh/known_hosts.new"
-  for i in $(seq 1 "$hosts"); do ensure_netns "$i"; start_host "$i"; done
+  # shellcheck disable=SC2046
+  start_hosts $(seq 1 "$hosts")
   mv "$LAB_DIR/ssh/known_hosts.new" "$LAB_DIR/ssh/known_hosts"
   printf 'hosts=%s\n' "$hosts" >"$LAB_DIR/state.env"
   log "lab is up"
@@ -398,12 +419,24 @@ unmount_under() { # dir: lazily unmount everything mounted below it (dockerd lea
 
 stop_host() { # index
   local name d; name=$(host_name "$1"); d="$LAB_DIR/hosts/$name"
-  stop_pid "$d/sshd.pid" 5
-  stop_pid "$d/dockerd.pid" 30 # dockerd stops its containers on the way out
+  # Both at once: sshd takes about a second to go, dockerd a few (it stops its containers on the way out).
+  stop_pid "$d/sshd.pid" 5 &
+  stop_pid "$d/dockerd.pid" 30
+  wait
   ip link del "cdlab-v$1" 2>/dev/null || true
   ip netns del "cdlab-$name" 2>/dev/null || true
   unmount_under "$d"
   rm -rf "$d"
+}
+
+stop_hosts() { # indexes...
+  local pids=() i p
+  for i in "$@"; do
+    stop_host "$i" &
+    pids+=($!)
+    if ((${#pids[@]} >= HOST_PARALLEL)); then for p in "${pids[@]}"; do wait "$p" || true; done; pids=(); fi
+  done
+  for p in "${pids[@]}"; do wait "$p" || true; done
 }
 
 cmd_down() {
@@ -419,7 +452,8 @@ cmd_down() {
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^cdlab-' || true); do
     [[ $ns =~ ^cdlab-compute([0-9]+)$ ]] && ((BASH_REMATCH[1] + 1 > max)) && max=$((BASH_REMATCH[1] + 1))
   done
-  for i in $(seq 1 "$max"); do stop_host "$i"; done
+  # shellcheck disable=SC2046
+  stop_hosts $(seq 1 "$max")
   stop_pid "$LAB_RUN/build/docker.pid" 30
   stop_pid "$LAB_DIR/registry/pid" 5
   stop_pid "$LAB_DIR/temporal/pid" 10

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as https from 'https';
 import * as http from 'http';
 import { ApplicationFailure } from '@temporalio/common';
-import type { RegistryRef } from '../activities/images';
+import type { RegistryRef } from '../model/activity-types';
 import { maskSecrets, resolveSecret } from './secrets';
 
 // Everything `docker push` may have stored: single-platform manifests and indexes, Docker and OCI.

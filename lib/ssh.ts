@@ -6,6 +6,8 @@ import type { Duplex } from 'stream';
 import { inspect } from 'util';
 import Docker from 'dockerode';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { SshSettings } from '../model/activity-types';
+import type { HostRef } from '../model/plan';
 import { Semaphore } from '../model/semaphore';
 import { expandHome } from './paths';
 
@@ -27,6 +29,11 @@ export interface SshTarget {
   user: string;
   keyFile: string | null;
   knownHosts: string;
+}
+
+/** Where and how to reach a planned host: its address and SSH port, with the topology's SSH settings. */
+export function sshTarget(host: HostRef, ssh: SshSettings): SshTarget {
+  return { host: host.name, address: host.address, port: host.sshPort, user: ssh.user, keyFile: ssh.keyFile, knownHosts: ssh.knownHosts };
 }
 
 export class SshError extends Error {

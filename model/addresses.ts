@@ -1,7 +1,7 @@
 // The addresses the 2015 guide wrote by hand into every common.env, derived here from placement: each variable
 // names the image whose containers provide it, and its value lists the hosts that run one (topology order).
 import type { Topology } from './types';
-import { placeService } from './topology';
+import { placeService } from './placement';
 
 /** Address variable -> the catalog image whose containers answer for it. */
 export const ADDRESS_PROVIDERS: Record<string, string> = {

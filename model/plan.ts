@@ -2,9 +2,9 @@
 // secret NAMES only, never values.
 import { BASE_IMAGE_ARG, buildLevels } from './catalog';
 import { ADDRESS_PROVIDERS, deriveAddresses, type DerivedAddress } from './addresses';
-import { placeService } from './topology';
+import { placeService } from './placement';
 import { stepId } from './steps';
-import type { Concurrency, DirectorySpec, HealthCheck, ImageSpec, QuorumCheck, Rollout, SecretRef, Topology } from './types';
+import type { Concurrency, DirectorySpec, HealthCheck, ImageSpec, QuorumCheck, Rollout, SecretRef, SimulationSpec, Topology } from './types';
 
 export interface PlannedImage {
   name: string;
@@ -97,6 +97,8 @@ export interface Plan {
   stages: PlannedStage[];
   concurrency: Concurrency;
   rollout: Rollout;
+  /** The topology's `simulate:` block: every host activity goes to the simulated worker (see SimulationSpec). */
+  simulate?: SimulationSpec;
 }
 
 export const STANDIN_LABEL = 'net.contrail-deploy.standin';
@@ -173,6 +175,7 @@ export function makePlan(t: Topology, opts: PlanOptions): Plan {
     stages,
     concurrency: t.concurrency,
     rollout: t.rollout,
+    ...(t.simulate ? { simulate: t.simulate } : {}),
   };
 }
 

@@ -32,8 +32,9 @@ export function stageBatches(stage: PlannedStage, rollout: Rollout): Batch[] {
   }));
 }
 
-export function batchName(b: Batch): string {
-  return `${BATCHED_STAGE} batch ${b.index} of ${b.of}${b.canary ? ' (canary)' : ''}: ${b.hosts.join(', ')}`;
+/** "compute batch 2 of 4" (canary marked); the hosts are not in the name: at scale the list is thousands of bytes. */
+export function batchName(b: Pick<Batch, 'index' | 'of' | 'canary'>): string {
+  return `${BATCHED_STAGE} batch ${b.index} of ${b.of}${b.canary ? ' (canary)' : ''}`;
 }
 
 /** How many members of a clustered service make a quorum: a strict majority. */

@@ -1,7 +1,7 @@
 // Names shared by the CLI, workers and workflows: task queues, search attributes, queries.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { Decision, RunSummary } from './steps';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Decision, ParkedStep, PartResult, RunSummary } from './steps';
 
 export interface TaskQueues {
   /** Image builds and pushes: run this worker next to a Docker engine. */
@@ -16,6 +16,12 @@ export function taskQueues(prefix: string = DEFAULT_QUEUE_PREFIX): TaskQueues {
   return { build: `${prefix}-build`, deploy: `${prefix}-deploy` };
 }
 
+/** The task queue of simulated host work (a topology with `simulate:`): only a worker started with --simulate polls
+ *  it, and no real worker does, so a simulated run can never touch a real host, nor a real run a simulated one. */
+export function simulatedQueue(deployQueue: string): string {
+  return `${deployQueue}-simulated`;
+}
+
 export const SEARCH_ATTRIBUTES = {
   release: defineSearchAttributeKey('ReleaseTag', SearchAttributeType.KEYWORD),
   topology: defineSearchAttributeKey('Topology', SearchAttributeType.KEYWORD),
@@ -28,5 +34,21 @@ export const SEARCH_ATTRIBUTES = {
 /** The run as it stands: steps, counts, digests. */
 export const runSummaryQuery = defineQuery<RunSummary>('runSummary');
 
-/** An operator's decision on a parked step: retry it, skip it, or abort (validated: the step must be parked). */
+/** An operator's decision on a parked step: retry it, skip it, or abort (validated: the step must be parked). Sent to
+ *  the run, which passes it on to the part where the step waits. */
 export const decideUpdate = defineUpdate<{ steps: string[]; action: Decision['action'] }, [Decision]>('decide');
+
+// Between a run and its parts (child workflows). Each is sent a bounded number of times: once per image, per part,
+// per park.
+/** A part's steps as they stand (a running part; a closed one returns the same as its result). */
+export const partQuery = defineQuery<PartResult>('partSteps');
+/** Run -> part: an operator's decision on a step parked there (no step: abort every parked step and later ones). */
+export const decisionSignal = defineSignal<[Decision]>('decision');
+/** Part -> run: a step parked, or stopped waiting. */
+export const stepParkedSignal = defineSignal<[ParkedStep & { part: string }]>('stepParked');
+export const stepUnparkedSignal = defineSignal<[{ step: string; part: string }]>('stepUnparked');
+/** Images part -> run: an image is pushed (its ref) or will not be (why). */
+export const imageSettledSignal = defineSignal<[{ image: string; ref?: string; failed?: string }]>('imageSettled');
+/** Host part -> run: the part's gate (every plain container healthy, every cluster in quorum), or its failure; the part
+ *  may still wait on a parked minority member after it. */
+export const partGateSignal = defineSignal<[{ part: string; ok: boolean; settled: boolean }]>('partGate');

@@ -41,6 +41,30 @@ export interface Decision {
   by?: string;
 }
 
+/** One part of a run (its own workflow): the image tree, or one group of hosts of a stage batch. */
+export interface PartRecord {
+  workflowId: string;
+  kind: 'images' | 'hosts';
+  /** "images", or "compute batch 2 of 5 (canary), group 1 of 3". */
+  label: string;
+  stage?: string;
+  batch?: string;
+  hosts: number;
+  status: 'pending' | 'running' | 'parked' | 'completed' | 'failed' | 'blocked';
+  /** Steps per status, for the counts per stage and batch; hosts done / in flight / failed / parked. */
+  steps: Partial<Record<StepStatus, number>>;
+  hostStates?: HostStates;
+  /** Why a part never started (an earlier stage or batch failed). */
+  detail?: string;
+}
+
+export interface HostStates {
+  done: number;
+  inFlight: number;
+  failed: number;
+  parked: number;
+}
+
 export interface RunSummary {
   runId: string;
   status: 'running' | 'parked' | 'completed' | 'failed';
@@ -57,11 +81,53 @@ export interface RunSummary {
   /** The release tag: moved only when every image of the set was pushed; then it points at `digests`. */
   releaseTag?: { tag: string; moved: boolean; changed?: number };
   failedStep?: { id: string; message: string };
-  /** Steps waiting for an operator decision now. */
-  parked?: ParkedStep[];
+  /** Every failed step in full (the first is failedStep). */
+  failedSteps: { id: string; message: string; part: string }[];
+  /** Steps waiting for an operator decision now, with the part (workflow) they wait in. */
+  parked?: (ParkedStep & { part: string })[];
   /** Every operator decision, in order. */
   decisions?: (Decision & { step: string; at: string })[];
-  steps: Step[];
+  /** The run's parts in order: the step tree is paged from them (`status --stage/--host/--failed`). */
+  parts: PartRecord[];
+}
+
+/** What a part returns and answers to its query: its steps (compact in the result, to keep payloads small). */
+export interface PartResult {
+  workflowId: string;
+  stage?: string;
+  batch?: string;
+  steps: CompactStep[];
+  failures: { id: string; message: string }[];
+  counts: Partial<Record<StepStatus, number>>;
+  hostStates?: HostStates;
+  containers: { created: number; recreated: number; unchanged: number };
+}
+
+/** [id, kind, target, host, status, startMs, endMs, detail, parent]: a step without the keys repeated per step. */
+export type CompactStep = [string, StepKind, string, string | null, StepStatus, number | null, number | null, string | null, string | null];
+
+export function compactStep(s: Step): CompactStep {
+  return [s.id, s.kind, s.target, s.host ?? null, s.status, s.startTime ? Date.parse(s.startTime) : null, s.endTime ? Date.parse(s.endTime) : null, s.detail ?? null, s.parent ?? null];
+}
+
+/** The steps of a part, with the part's stage and batch on each (as `status --json` shows them). */
+export function expandSteps(part: Pick<PartResult, 'steps' | 'stage' | 'batch'>): Step[] {
+  return part.steps.map(([id, kind, target, host, status, start, end, detail, parent]) => ({
+    id, kind, target, status,
+    ...(parent ? { parent } : {}),
+    ...(host ? { host } : {}),
+    ...(part.stage && kind !== 'build' && kind !== 'push' && kind !== 'publish' ? { stage: part.stage } : {}),
+    ...(part.batch && (kind === 'start' || kind === 'health') ? { batch: part.batch } : {}),
+    ...(start !== null ? { startTime: new Date(start).toISOString() } : {}),
+    ...(end !== null ? { endTime: new Date(end).toISOString() } : {}),
+    ...(detail !== null ? { detail } : {}),
+  }));
+}
+
+export function countSteps(steps: Step[]): Partial<Record<StepStatus, number>> {
+  const counts: Partial<Record<StepStatus, number>> = {};
+  for (const s of steps) counts[s.status] = (counts[s.status] ?? 0) + 1;
+  return counts;
 }
 
 export function stepId(kind: StepKind, target: string, host?: string): string {
@@ -98,21 +164,4 @@ export class StepLog {
     const step = this.steps.get(id);
     if (step) this.steps.set(id, { ...step, ...patch });
   }
-}
-
-/** The business id of the child workflow that runs a step, under its run: <run>/build/<image>, <run>/host/<host>,
- *  <run>/stage/<stage>/<service>@<host>/start... An operator's retry runs the step again as "#2", "#3". */
-export function stepWorkflowId(runId: string, step: Pick<Step, 'kind' | 'target' | 'host' | 'stage'>, execution = 1): string {
-  const paths: Record<StepKind, string> = {
-    build: `build/${step.target}`,
-    push: `build/${step.target}/push`,
-    publish: `release/${step.target}`,
-    prepare: `host/${step.target}`,
-    pull: `host/${step.target}/pull`,
-    survey: `host/${step.target}/survey`,
-    start: `stage/${step.stage}/${step.target}@${step.host}/start`,
-    health: `stage/${step.stage}/${step.target}@${step.host}/health`,
-    quorum: `stage/${step.stage}/${step.target}/quorum`,
-  };
-  return `${runId}/${paths[step.kind]}${execution > 1 ? `#${execution}` : ''}`;
 }

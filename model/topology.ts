@@ -1,9 +1,10 @@
 // The topology: hosts, registry, SSH, roles (directories, kernel modules), services and their placement, stage order.
 import { ConfigError, type ConfigProblem } from './config-error';
 import { CAPABILITY, ENV_NAME, NAME, readHealth, VOLUME } from './catalog';
-import { DEFAULT_CONCURRENCY, DEFAULT_ROLLOUT, DEFAULT_STAGES, type Catalog, type DirectorySpec, type HostSpec, type RoleSpec, type SecretRef, type ServiceSpec, type Topology } from './types';
-import { isMap } from 'yaml';
+import { DEFAULT_CONCURRENCY, DEFAULT_ROLLOUT, DEFAULT_STAGES, type Catalog, type DirectorySpec, type HostSpec, type RoleSpec, type SecretRef, type ServiceSpec, type SimulationSpec, type Topology } from './types';
+import { isMap, isScalar } from 'yaml';
 import { ADDRESS_PROVIDERS, deriveAddresses } from './addresses';
+import { placeService } from './placement';
 import { YamlReader, type YamlNode } from './yaml-reader';
 
 const ADDRESS = { pattern: /^(\d{1,3}\.){3}\d{1,3}$|^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, hint: 'an IPv4 address or a host name' };
@@ -33,7 +34,7 @@ export function parseTopology(file: string, text: string, ctx: TopologyContext):
   r.done(); // syntax problems first: nothing below is meaningful without a document
   const top = r.map(r.root, '', {
     required: ['name', 'release', 'catalog', 'registry', 'hosts', 'services'],
-    optional: ['ssh', 'roles', 'stages', 'addresses', 'env', 'secrets', 'concurrency', 'rollout'],
+    optional: ['ssh', 'roles', 'stages', 'addresses', 'env', 'secrets', 'concurrency', 'rollout', 'simulate'],
   });
   r.done();
   const m = top!;
@@ -127,6 +128,8 @@ export function parseTopology(file: string, text: string, ctx: TopologyContext):
     parkTimeoutSeconds: ro?.has('parkTimeout') ? durationSeconds(r.str(ro.get('parkTimeout'), 'rollout.parkTimeout', DURATION)) ?? 0 : DEFAULT_ROLLOUT.parkTimeoutSeconds,
   };
 
+  const simulate = m.has('simulate') ? readSimulation(r, m.get('simulate'), hosts) : undefined;
+
   const stages = m.has('stages') ? r.strList(m.get('stages'), 'stages', NAME) ?? [] : [...DEFAULT_STAGES];
   const services: ServiceSpec[] = [];
   (r.list(m.get('services'), 'services') ?? []).forEach((node, i) => {
@@ -143,10 +146,52 @@ export function parseTopology(file: string, text: string, ctx: TopologyContext):
     r.problem(m.get('catalog'), 'catalog', `cannot read the catalog ${catalogFile}: ${(e as Error).message}`);
     r.done();
   }
-  const topology: Topology = { file, name: name!, release: release!, catalog: catalog!, registry: registry!, ssh: ssh!, hosts, roles, services, stages, addresses, env, secrets, concurrency, rollout };
+  const topology: Topology = { file, name: name!, release: release!, catalog: catalog!, registry: registry!, ssh: ssh!, hosts, roles, services, stages, addresses, env, secrets, concurrency, rollout, ...(simulate ? { simulate } : {}) };
   checkReferences(r, topology, m);
   r.done();
   return topology;
+}
+
+/** The `simulate:` block (scale measurements only): latencies and failure rates of the simulated host work. */
+function readSimulation(r: YamlReader, node: YamlNode, hosts: HostSpec[]): SimulationSpec | undefined {
+  const m = r.map(node, 'simulate', { required: ['latencyMs'], optional: ['transientFailureRate', 'permanentFailureRate', 'failHosts'] });
+  if (!m) return undefined;
+  const lm = r.map(m.get('latencyMs'), 'simulate.latencyMs', { required: ['median', 'p95'] });
+  const median = lm && readNumber(r, lm.get('median'), 'simulate.latencyMs.median', LATENCY_MS);
+  const p95 = lm && readNumber(r, lm.get('p95'), 'simulate.latencyMs.p95', LATENCY_MS);
+  if (median !== undefined && p95 !== undefined && p95 < median) {
+    r.problem(lm?.get('p95'), 'simulate.latencyMs.p95', `p95 ${p95} is below the median ${median}`, 'the 95th percentile is at least the median');
+  }
+  const rate = (key: string) => (m.has(key) ? readNumber(r, m.get(key), `simulate.${key}`, RATE) : 0);
+  const names = new Set(hosts.map((h) => h.name));
+  const failHosts = (r.list(m.get('failHosts'), 'simulate.failHosts') ?? []).flatMap((item, i) => {
+    const field = `simulate.failHosts[${i}]`;
+    const name = r.str(item, field, NAME);
+    if (name === undefined) return [];
+    if (!names.has(name)) {
+      r.problem(item, field, `host "${name}" is not in hosts`, `hosts: ${[...names].slice(0, 10).join(', ')}${names.size > 10 ? ', ...' : ''}`);
+      return [];
+    }
+    return [name];
+  });
+  const transientFailureRate = rate('transientFailureRate');
+  const permanentFailureRate = rate('permanentFailureRate');
+  if (median === undefined || p95 === undefined || transientFailureRate === undefined || permanentFailureRate === undefined) return undefined;
+  return { latencyMs: { median, p95 }, transientFailureRate, permanentFailureRate, failHosts };
+}
+
+// A simulated step's latency stays below the activities' start-to-close timeouts (10 minutes for host work).
+const LATENCY_MS = { min: 0, minExclusive: true, max: 300000, hint: 'milliseconds, more than 0 and at most 300000' };
+const RATE = { min: 0, minExclusive: false, max: 1, hint: 'a share from 0 to 1, e.g. 0.005' };
+
+/** A number (whole or not) in a range; YamlReader.int takes whole numbers only. */
+function readNumber(r: YamlReader, node: YamlNode, field: string, range: { min: number; minExclusive: boolean; max: number; hint: string }): number | undefined {
+  if (!isScalar(node) || typeof node.value !== 'number' || !Number.isFinite(node.value)) {
+    return r.problem(node, field, `expected a number, got ${isScalar(node) ? JSON.stringify(node.value) : 'no number'}`, range.hint);
+  }
+  const v = node.value;
+  if (v > range.max || v < range.min || (range.minExclusive && v === range.min)) return r.problem(node, field, `${v} is out of range`, range.hint);
+  return v;
 }
 
 function readSecretRef(r: YamlReader, node: YamlNode, field: string): SecretRef | undefined {
@@ -230,11 +275,6 @@ function checkReferences(r: YamlReader, t: Topology, m: Map<string, YamlNode>): 
   for (const problem of problems) {
     r.problem(m.get('services'), problem.field ?? '', problem.message, problem.hint);
   }
-}
-
-/** The hosts a service runs on: its explicit hosts plus every host with one of its roles, in topology order. */
-export function placeService(t: Pick<Topology, 'hosts'>, s: Pick<ServiceSpec, 'roles' | 'hosts'>): HostSpec[] {
-  return t.hosts.filter((h) => s.hosts.includes(h.name) || h.roles.some((role) => s.roles.includes(role)));
 }
 
 export function dirname(p: string): string {

@@ -127,6 +127,8 @@ export interface Topology {
   secrets: Record<string, SecretRef>;
   concurrency: Concurrency;
   rollout: Rollout;
+  /** Set only by an explicit `simulate:` block: host work goes to the simulated worker, for measuring scale. */
+  simulate?: SimulationSpec;
 }
 
 /** Separate limits, so that builds, pushes and SSH fan-out do not starve each other. */
@@ -149,3 +151,17 @@ export const DEFAULT_CONCURRENCY: Concurrency = { builds: 2, pushes: 1, hosts: 5
 export const DEFAULT_ROLLOUT: Rollout = { computeCanary: 1, computeBatchPercent: 25, parkTimeoutSeconds: 24 * 3600 };
 
 export const DEFAULT_STAGES = ['common', 'database', 'config', 'control', 'analytics', 'webui', 'openstack', 'compute'];
+
+/** Simulated hosts, for measuring scale only (never an e2e test): host work (prepare, survey, pull, start, health,
+ *  quorum) is done by a simulated worker that waits a random latency and fails at the given rates. Chosen by the
+ *  topology's `simulate:` block, and served only by a worker started with `--simulate`, on its own task queue. */
+export interface SimulationSpec {
+  /** Latency of one host step, log-normal: its median and 95th percentile, in milliseconds. */
+  latencyMs: { median: number; p95: number };
+  /** Share of activity attempts that fail with a transient (retryable) error, 0 to 1. */
+  transientFailureRate: number;
+  /** Share of hosts whose preparation fails permanently (non-retryable), 0 to 1, chosen by a hash of the host name. */
+  permanentFailureRate: number;
+  /** Hosts whose preparation fails permanently until the fault is cleared (`contrail-deploy simulate clear HOST`). */
+  failHosts: string[];
+}

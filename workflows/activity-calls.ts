@@ -1,58 +1,49 @@
-// How the pipeline calls its activities: options per kind of work, and the child workflow that runs one step's
-// activity under a business id of its own (so the UI lists <run>/build/<image>, <run>/host/<host>, ...).
+// How workflows call activities: options per kind of work, and the task queue (a topology with `simulate:` sends its
+// host work to the simulated worker's own queue).
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
-import type * as activities from '../activities';
-import type { TaskQueues } from '../model/shared';
+import type { ActivityFunctions } from '../model/activity-types';
+import { simulatedQueue, type TaskQueues } from '../model/shared';
 
-export type Activities = typeof activities;
-export type ActivityName = keyof Activities;
+export type ActivityName = keyof ActivityFunctions;
 /** build: image builds and pushes next to a Docker engine; deploy: host work over SSH; health: a gate (it has its
  *  own deadline). */
 export type CallProfile = 'build' | 'deploy' | 'health';
 
 const NON_RETRYABLE = ['BuildFailed', 'BuildCancelled', 'ContextMissing', 'InvalidPlan', 'RegistryAuthFailed', 'KernelModuleMissing', 'SshRefused', 'ContainerRejected', 'HealthGateTimeout', 'QuorumNotReached', 'SecretNotFound'];
 
-function options(taskQueue: string, startToCloseTimeout: ActivityOptions['startToCloseTimeout'], heartbeatTimeout?: ActivityOptions['heartbeatTimeout']): ActivityOptions {
+function options(taskQueue: string, startToCloseTimeout: ActivityOptions['startToCloseTimeout']): ActivityOptions {
   return {
     taskQueue,
     startToCloseTimeout,
-    heartbeatTimeout,
+    // Activities heartbeat every few seconds: 30 s without one means the worker is gone, and another one retries.
+    heartbeatTimeout: '30s',
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
   };
 }
 
-/** Activity proxies per profile. Activities heartbeat every few seconds: 30 s without one means the worker is gone,
- *  and another one retries. */
-export function activityProxies(queues: TaskQueues): Record<CallProfile, ReturnType<typeof proxyActivities<Activities>>> {
+type Proxies = Record<CallProfile, ReturnType<typeof proxyActivities<ActivityFunctions>>>;
+
+function activityProxies(queues: TaskQueues, simulated: boolean): Proxies {
+  const hostQueue = simulated ? simulatedQueue(queues.deploy) : queues.deploy;
   return {
-    build: proxyActivities<Activities>(options(queues.build, '30m', '30s')),
-    deploy: proxyActivities<Activities>(options(queues.deploy, '10m', '30s')),
+    build: proxyActivities<ActivityFunctions>(options(queues.build, '30m')),
+    deploy: proxyActivities<ActivityFunctions>(options(hostQueue, '10m')),
     // A gate that times out is not retried (HealthGateTimeout); a gate whose worker died is.
-    health: proxyActivities<Activities>(options(queues.deploy, '1h', '30s')),
+    health: proxyActivities<ActivityFunctions>(options(hostQueue, '1h')),
   };
 }
 
-export interface StepCall<K extends ActivityName = ActivityName> {
-  profile: CallProfile;
-  queues: TaskQueues;
-  activity: K;
-  args: Parameters<Activities[K]>;
-  /** What the UI shows for the activity (image, host, service). */
-  summary: string;
-}
+/** Calls activities with the options of each profile, on a run's task queues. */
+export class ActivityCaller {
+  private readonly proxies: Proxies;
 
-// One set of proxies per task queue names, made on first use (a run calls hundreds of activities on the same queues).
-const proxiesByQueues = new Map<string, ReturnType<typeof activityProxies>>();
+  constructor(queues: TaskQueues, simulated = false) {
+    this.proxies = activityProxies(queues, simulated);
+  }
 
-/** Calls one activity with the options of its profile. */
-export function callActivity<K extends ActivityName>(call: StepCall<K>): ReturnType<Activities[K]> {
-  const key = `${call.queues.build}\n${call.queues.deploy}`;
-  if (!proxiesByQueues.has(key)) proxiesByQueues.set(key, activityProxies(call.queues));
-  const proxy = proxiesByQueues.get(key)![call.profile][call.activity] as unknown as { executeWithOptions(o: { summary: string }, a: unknown[]): ReturnType<Activities[K]> };
-  return proxy.executeWithOptions({ summary: call.summary }, call.args);
-}
-
-/** Child workflow: one step of a run (its activity, with that activity's retries), under the step's business id. */
-export async function pipelineStep(call: StepCall): Promise<unknown> {
-  return callActivity(call);
+  /** Calls one activity; `summary` is what the UI shows for it (image, host, service). */
+  call<K extends ActivityName>(profile: CallProfile, activity: K, summary: string, ...args: Parameters<ActivityFunctions[K]>): ReturnType<ActivityFunctions[K]> {
+    const proxy = this.proxies[profile][activity] as unknown as { executeWithOptions(o: { summary: string }, a: unknown[]): ReturnType<ActivityFunctions[K]> };
+    return proxy.executeWithOptions({ summary }, args);
+  }
 }

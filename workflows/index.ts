@@ -1,2 +1,4 @@
+// Every workflow the deploy worker runs: the run, and its parts.
 export { deployPipeline } from './pipeline';
-export { pipelineStep } from './activity-calls';
+export { buildImageTree } from './images';
+export { rolloutHosts } from './hosts';

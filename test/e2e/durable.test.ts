@@ -76,7 +76,7 @@ describe('a host link that drops mid-bring-up', () => {
       hosts: `  - { name: controller1, address: ${lab.hosts[0].address}, roles: [controller] }\n  - { name: compute1, address: ${lab.hosts[1].address}, roles: [compute] }`,
       roles: '  controller: {}\n  compute: {}',
       // The first stage runs on a compute host and takes a few seconds to answer: the controller's link drops
-      // meanwhile, so the second stage's start on the controller is the step that meets the dead link.
+      // meanwhile, so the controller's preparation (in its first stage, the second) is the step that meets the dead link.
       services: `  - { name: ${first}, image: smoke-web, stage: common, roles: [compute], env: { LISTEN_PORT: "${ports[0]}", START_DELAY: "8" }, health: { tcp: ${ports[0]}, timeoutSeconds: 60 } }
   - { name: ${second}, image: smoke-web, stage: database, roles: [controller], env: { LISTEN_PORT: "${ports[1]}" }, health: { tcp: ${ports[1]}, timeoutSeconds: 30 } }`,
     }));
@@ -90,10 +90,10 @@ describe('a host link that drops mid-bring-up', () => {
   test('retries, then the branch parks naming host and step; the link returns; retry completes the run', async () => {
     const run = cliInBackground(['run', topology, '--json'], env);
     const runId = await run.runId;
-    // The controller is prepared and surveyed, the first stage is starting on the compute hosts: now the controller's
-    // link drops, before the second stage starts there.
-    const done = (s: Summary, id: string) => s.steps.some((x) => x.id === id && x.status === 'completed');
-    await until('the first stage starting', () => statusOf(runId, env), (s) => ['prepare:controller1', 'survey:controller1', `start:${first}@compute1`].every((id) => done(s, id)));
+    // The first stage is starting on the compute host: now the controller's link drops, before the second stage
+    // reaches it.
+    const done = (s: Summary & { steps: Step[] }, id: string) => s.steps.some((x) => x.id === id && x.status === 'completed');
+    await until('the first stage starting', () => statusOf(runId, env), (s) => ['prepare:compute1', `start:${first}@compute1`].every((id) => done(s, id)));
     expect(spawnSync('bash', [LAB, 'fault', 'link', 'controller1', 'down']).status).toBe(0);
     let parked: CliResult;
     try {
@@ -105,17 +105,17 @@ describe('a host link that drops mid-bring-up', () => {
     expect(parked.code).toBe(3);
     const summary = lastJsonLine<Summary>(parked.stdout);
     expect(summary.status).toBe('parked');
-    expect(summary.parked).toEqual([expect.objectContaining({ id: `start:${second}@controller1`, host: 'controller1' })]);
+    expect(summary.parked).toEqual([expect.objectContaining({ id: 'prepare:controller1', host: 'controller1' })]);
     expect(summary.parked[0].error).toMatch(/controller1/);
     // Temporal's visibility says so too (the RunStatus search attribute), and status shows the park reason.
     expect((await statusOf(runId, env)).status).toBe('parked');
     const text = await cli(['status', runId], env);
-    expect(text.stdout).toContain(`PARKED start:${second}@controller1 on controller1`);
+    expect(text.stdout).toContain(`PARKED prepare:controller1 on controller1`);
     const retried = await cli(['retry', runId, '--json'], env);
     expect(retried.code).toBe(0);
     const finished = lastJsonLine<Summary>(retried.stdout);
     expect(finished).toMatchObject({ status: 'completed', containers: { created: 2 } });
-    expect(finished.decisions).toEqual([expect.objectContaining({ action: 'retry', step: `start:${second}@controller1` })]);
+    expect(finished.decisions).toEqual([expect.objectContaining({ action: 'retry', step: 'prepare:controller1' })]);
     expect(sshRun(lab, 'controller1', `docker inspect -f '{{.State.Running}}' ${second}`).stdout.trim()).toBe('true');
   });
 });

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Locator, Page } from 'playwright-core';
 import { labDir, PROJECT_ROOT } from '../../lib/paths';
-import type { RunSummary } from '../../model/steps';
+import type { RunSummary, Step } from '../../model/steps';
 import type { HistoryEntry } from '../../cli/history';
 import { withBrowser } from '../helpers/browser';
 import { scratchDir } from '../helpers/files';
@@ -81,10 +81,11 @@ test('nothing finished is redone: no build or push (the registry has them), the 
   // needs a start or gate step of its own.
   expect(attempts.filter((a) => a === 'lookupImages')).toHaveLength(1);
   expect(attempts.filter((a) => a === 'lookupImage')).toHaveLength(0);
-  expect(attempts.filter((a) => a === 'surveyHost')).toHaveLength(1);
+  expect(attempts.filter((a) => a === 'surveyHost')).toHaveLength(2);
   expect(attempts.filter((a) => a === 'startContainer' || a === 'checkHealth')).toHaveLength(0);
-  const steps = lastJsonLine<RunSummary>((await cli(['status', resumed.summary.runId, '--json'], env)).stdout).steps;
-  expect(steps.find((s) => s.id === 'survey:controller1')).toMatchObject({ status: 'completed', detail: '2 of 2 run as planned and answer' });
+  const steps = lastJsonLine<{ steps: Step[] }>((await cli(['status', resumed.summary.runId, '--json'], env)).stdout).steps;
+  // One survey per stage on the host: each asked about that stage's container.
+  for (const stage of ['common', 'database']) expect(steps.find((s) => s.id === `survey:${stage}@controller1`)).toMatchObject({ status: 'completed', detail: '1 of 1 run as planned and answer' });
   expect(steps.find((s) => s.id === `health:${back}@controller1`)).toMatchObject({ status: 'completed', detail: 'answered at the survey' });
 });
 

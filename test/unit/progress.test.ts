@@ -26,7 +26,7 @@ test('each image and container has the state a user reads: building, pushing, pu
 });
 
 test('the frame starts with the run, elapsed time and counts, and fits the terminal width', () => {
-  const lines = renderProgress('run-1', steps, 83000, 60);
+  const lines = renderProgress('run-1', { parts: [] }, steps, 83000, 60);
   expect(lines.slice(0, 2).join('\n')).toBe('run-1  1m23s  failed 1, blocked 1, building 1, pushing 1,\n  checking 1, queued 1, pushed 1, skipped 1');
   for (const l of lines) expect(l.length).toBeLessThanOrEqual(60);
   const body = lines.slice(1).join('\n');
@@ -36,4 +36,13 @@ test('the frame starts with the run, elapsed time and counts, and fits the termi
 test('elapsed time reads as seconds, then minutes and seconds', () => {
   expect(formatElapsed(5400)).toBe('5s');
   expect(formatElapsed(61000)).toBe('1m01s');
+});
+
+test('at scale, the frame is a line per stage batch and host group: hosts done, in flight, failed, parked', () => {
+  const part = (label: string, hostStates: { done: number; inFlight: number; failed: number; parked: number }, status: 'running' | 'completed') =>
+    ({ workflowId: `r/${label}`, kind: 'hosts' as const, label, hosts: 100, status, steps: {}, hostStates });
+  const lines = renderProgress('run-2', { parts: [part('compute batch 1 of 5 (canary)', { done: 100, inFlight: 0, failed: 0, parked: 0 }, 'completed'), part('compute batch 2 of 5, group 1 of 3', { done: 40, inFlight: 17, failed: 1, parked: 2 }, 'running')] }, undefined, 5000, 120);
+  expect(lines[0]).toBe('run-2  5s  hosts done 140, in flight 17, failed 1, parked 2');
+  expect(lines[2]).toMatch(/^compute batch 2 of 5, group 1 of 3 +running +100 hosts: done 40, in flight 17, failed 1, parked 2$/);
+  expect(lines).toHaveLength(3);
 });

@@ -110,3 +110,39 @@ describe('the shipped topologies', () => {
     expect(api.env.ZOOKEEPER_SERVER).toBe('198.51.100.11,198.51.100.12,198.51.100.13');
   });
 });
+
+describe('simulate: (simulated hosts, for scale measurements)', () => {
+  const withSimulate = (block: string) => `${VALID}simulate:\n${block}`;
+
+  test('absent: a topology is never simulated by accident', () => {
+    const t = parseTopology('/p/topology/t.yaml', VALID, ctx);
+    expect(t.simulate).toBeUndefined();
+    expect(makePlan(t, { catalogDir: '/p/images' }).simulate).toBeUndefined();
+  });
+
+  test('parsed with defaults, and carried into the plan', () => {
+    const t = parseTopology('/p/topology/t.yaml', withSimulate('  latencyMs: { median: 300, p95: 900.5 }\n  transientFailureRate: 0.005\n  failHosts: [n1]\n'), ctx);
+    const spec = { latencyMs: { median: 300, p95: 900.5 }, transientFailureRate: 0.005, permanentFailureRate: 0, failHosts: ['n1'] };
+    expect(t.simulate).toEqual(spec);
+    expect(makePlan(t, { catalogDir: '/p/images' }).simulate).toEqual(spec);
+  });
+
+  test.each([
+    ['  latencyMs: { median: 0, p95: 10 }\n', /t\.yaml:\d+:\d+: simulate\.latencyMs\.median: 0 is out of range/],
+    ['  latencyMs: { median: 500, p95: 100 }\n', /t\.yaml:\d+:\d+: simulate\.latencyMs\.p95: p95 100 is below the median 500/],
+    ['  latencyMs: { median: 5 }\n', /simulate\.latencyMs\.p95: missing required key "p95"/],
+    ['  latencyMs: { median: 5, p95: "9" }\n', /simulate\.latencyMs\.p95: expected a number, got "9"/],
+    ['  latencyMs: { median: 5, p95: 9 }\n  transientFailureRate: 1.5\n', /t\.yaml:\d+:\d+: simulate\.transientFailureRate: 1\.5 is out of range \(a share from 0 to 1/],
+    ['  latencyMs: { median: 5, p95: 9 }\n  permanentFailureRate: -0.1\n', /simulate\.permanentFailureRate: -0\.1 is out of range/],
+    ['  latencyMs: { median: 5, p95: 9 }\n  failHosts: [n1, nope]\n', /t\.yaml:\d+:\d+: simulate\.failHosts\[1\]: host "nope" is not in hosts \(hosts: c1, n1\)/],
+    ['  latencyMs: { median: 5, p95: 9 }\n  transientRate: 0.1\n', /simulate\.transientRate: unknown key "transientRate"/],
+  ])('bad input names file, line and field: %j', (block, message) => {
+    expect(problems(withSimulate(block))).toMatch(message);
+  });
+
+  test('the line is the offending value', () => {
+    const text = withSimulate('  latencyMs: { median: 5, p95: 9 }\n  failHosts: [nope]\n');
+    const line = text.split('\n').findIndex((l) => l.includes('nope')) + 1;
+    expect(problems(text)).toContain(`t.yaml:${line}:`);
+  });
+});

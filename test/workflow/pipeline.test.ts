@@ -4,9 +4,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Runtime, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type * as activities from '../../activities';
-import type { BuildRequest } from '../../activities/images';
+import type { BuildRequest } from '../../model/activity-types';
 import type { Plan, PlannedContainer, PlannedImage } from '../../model/plan';
-import type { Decision, RunSummary } from '../../model/steps';
+import type { Decision, RunSummary, Step } from '../../model/steps';
+import { compactPlan } from '../../model/compact-plan';
+import { PartReader } from '../../cli/run-steps';
 import { DEFAULT_CONCURRENCY, DEFAULT_ROLLOUT } from '../../model/types';
 import { decideUpdate, runSummaryQuery, SEARCH_ATTRIBUTES } from '../../model/shared';
 import { deployPipeline } from '../../workflows';
@@ -112,7 +114,7 @@ function stubs(events: string[], opts: StubOptions = {}): typeof activities {
       return { container: req.container.name, host: req.container.host, answeredAfterMs: 1 };
     },
     async surveyHost(req) {
-      events.push(`survey ${req.host.name}`);
+      events.push(`survey ${req.host.name} ${req.containers.map((c) => c.name).join(',')}`);
       if (opts.failSurvey) throw ApplicationFailure.nonRetryable(`host ${req.host.name}: step survey containers: refused`, 'ContainerRejected');
       return {
         host: req.host.name,
@@ -136,12 +138,22 @@ async function withWorkers<T>(acts: typeof activities, id: string, fn: (start: (
     Worker.create({ connection: env.nativeConnection, taskQueue: queues.deploy, workflowBundle: bundle, activities: acts }),
     Worker.create({ connection: env.nativeConnection, taskQueue: queues.build, activities: acts }),
   ]);
-  const start = () => env.client.workflow.start(deployPipeline, { taskQueue: queues.deploy, workflowId: id, args: [{ runId: id, plan: p!, queues }], typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.status, value: 'running' }] });
+  const start = () => env.client.workflow.start(deployPipeline, { taskQueue: queues.deploy, workflowId: id, args: [{ runId: id, plan: compactPlan(p!), queues }], typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.status, value: 'running' }] });
   return deploy.runUntil(build.runUntil(fn(start)));
 }
 
-async function runPipeline(p: Plan, acts: typeof activities, id: string): Promise<RunSummary> {
-  return withWorkers(acts, id, async (start) => (await start()).result(), p);
+/** A run's summary with its steps, read from its parts as `status` reads them. */
+type Run = RunSummary & { steps: Step[] };
+async function withSteps(summary: RunSummary): Promise<Run> {
+  return { ...summary, steps: await new PartReader(env.client.workflow).steps(summary) };
+}
+/** The summary a failed run carries in its failure, with its steps. */
+async function failedRun(error: unknown): Promise<Run> {
+  return withSteps(((error as WorkflowFailedError).cause as ApplicationFailure).details?.[0] as RunSummary);
+}
+
+async function runPipeline(p: Plan, acts: typeof activities, id: string): Promise<Run> {
+  return withWorkers(acts, id, async (start) => withSteps(await (await start()).result()), p);
 }
 
 test('each sub builds after its own parent is pushed, on exactly that digest; services wait for their image', async () => {
@@ -165,11 +177,12 @@ test('each sub builds after its own parent is pushed, on exactly that digest; se
   expect(events.filter((e) => e.startsWith('publish'))).toEqual(['publish r1 a,b,c,d']);
   expect(events.indexOf('publish r1 a,b,c,d')).toBeGreaterThan(Math.max(...['a', 'b', 'c', 'd'].map((n) => events.indexOf(`pushed ${n}`))));
   expect(summary.releaseTag).toEqual({ tag: 'r1', moved: true, changed: 4 });
-  // Every step ran in a child workflow named for what it did (lookups are one request each: not children).
-  const children = (await childWorkflows(env.client.workflow.getHandle('wf-order'))).map((c) => c.id).sort();
-  expect(children).toEqual([
-    'wf-order/build/a', 'wf-order/build/a/push', 'wf-order/build/b', 'wf-order/build/b/push', 'wf-order/build/c', 'wf-order/build/c/push', 'wf-order/build/d', 'wf-order/build/d/push',
-    'wf-order/host/h1', 'wf-order/host/h1/pull', 'wf-order/host/h1/survey', 'wf-order/release/r1', 'wf-order/stage/common/svc-b@h1/health', 'wf-order/stage/common/svc-b@h1/start',
+  // The run's parts are child workflows named for what they do: the image tree, and each stage's hosts.
+  const children = await childWorkflows(env.client.workflow.getHandle('wf-order'));
+  expect(children).toEqual([{ id: 'wf-order/images', status: 'COMPLETED' }, { id: 'wf-order/stage/common', status: 'COMPLETED' }]);
+  expect(summary.parts.map((p) => [p.workflowId, p.status, p.steps])).toEqual([
+    ['wf-order/images', 'completed', { completed: 9 }],
+    ['wf-order/stage/common', 'completed', { completed: 5 }],
   ]);
 });
 
@@ -213,7 +226,7 @@ test('a failed build blocks its children; other branches finish; the run fails n
   expect(error).toBeInstanceOf(WorkflowFailedError);
   const failure = (error as WorkflowFailedError).cause as ApplicationFailure;
   expect(failure.message).toContain('step build:a failed: build of a failed: RUN false');
-  const summary = failure.details?.[0] as RunSummary;
+  const summary = await failedRun(error);
   expect(summary.images).toEqual({ built: 2, skipped: 0, failed: 1, blocked: 1 });
   expect(summary.steps.find((s) => s.id === 'build:b')?.status).toBe('blocked');
   expect(events).toContain('pushed d');
@@ -238,9 +251,11 @@ test('a stage starts only when every container of the previous stage is healthy;
 
   const events2: string[] = [];
   const error = await runPipeline(p, stubs(events2, { failHealth: 'one' }), 'wf-gate').catch((e: unknown) => e);
-  const summary2 = ((error as WorkflowFailedError).cause as ApplicationFailure).details?.[0] as RunSummary;
+  const summary2 = await failedRun(error);
   expect(summary2.failedStep?.id).toBe('health:one@h1');
-  expect(summary2.steps.find((s) => s.id === 'start:three@h1')?.status).toBe('blocked');
+  // The next stage's part never started: it is recorded as blocked, with why.
+  expect(summary2.parts.find((p) => p.stage === 'database')).toMatchObject({ status: 'blocked', detail: 'an earlier stage failed', hosts: 1 });
+  expect(summary2.steps.some((s) => s.stage === 'database')).toBe(false);
   expect(events2.some((e) => e.startsWith('start three'))).toBe(false);
 });
 
@@ -292,14 +307,15 @@ test('compute hosts roll out in batches: the canary first, then a share at a tim
   expect(at('start vr-c4')).toBeGreaterThan(Math.max(at('healthy vr-c2'), at('healthy vr-c3')));
   // c2 and c3 form one batch: both start before either is healthy.
   expect(Math.max(at('start vr-c2'), at('start vr-c3'))).toBeLessThan(Math.min(at('healthy vr-c2'), at('healthy vr-c3')));
-  expect(summary.steps.find((s) => s.id === 'start:vr-c1@c1')?.batch).toBe('compute batch 1 of 3 (canary): c1');
+  expect(summary.steps.find((s) => s.id === 'start:vr-c1@c1')?.batch).toBe('compute batch 1 of 3 (canary)');
+  expect(summary.parts.map((p) => p.workflowId)).toEqual(['wf-batches/images', 'wf-batches/stage/control', 'wf-batches/stage/compute/batch-1-of-3', 'wf-batches/stage/compute/batch-2-of-3', 'wf-batches/stage/compute/batch-3-of-3']);
 
   const events2: string[] = [];
   const error = await runPipeline(computePlan(), stubs(events2, { failHealth: 'vr-c3' }), 'wf-batch-fail').catch((e: unknown) => e);
-  const failed = ((error as WorkflowFailedError).cause as ApplicationFailure).details?.[0] as RunSummary;
+  const failed = await failedRun(error);
   expect(failed.failedStep?.id).toBe('health:vr-c3@c3');
   expect(events2.some((e) => e.startsWith('start vr-c4'))).toBe(false);
-  expect(failed.steps.find((s) => s.id === 'start:vr-c4@c4')).toMatchObject({ status: 'blocked', detail: 'compute batch 2 of 3: c2, c3 failed' });
+  expect(failed.parts.find((p) => p.workflowId === 'wf-batch-fail/stage/compute/batch-3-of-3')).toMatchObject({ status: 'blocked', detail: 'compute batch 2 of 3 failed', hosts: 1 });
 });
 
 // --- Parking: a step that still fails waits for an operator decision; independent branches go on.
@@ -321,9 +337,10 @@ const parkingPlan = (timeout: number, stages: { name: string; containers: Planne
   ...plan([image('a', null), image('b', 'a'), image('c', null), image('d', 'c')], stages),
   rollout: { ...DEFAULT_ROLLOUT, parkTimeoutSeconds: timeout },
 });
-async function waitForSummary(h: WorkflowHandle<typeof deployPipeline>, ok: (s: RunSummary) => boolean): Promise<RunSummary> {
+async function waitForSummary(h: WorkflowHandle<typeof deployPipeline>, ok: (s: Run) => boolean): Promise<Run> {
   for (let i = 0; i < 200; i++) {
-    const s = await h.query(runSummaryQuery).catch(() => undefined);
+    const q = await h.query(runSummaryQuery).catch(() => undefined);
+    const s = q && (await withSteps(q));
     if (s && ok(s)) return s;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -351,18 +368,15 @@ test('a failed step parks (other branches finish); skip of a step with dependent
     expect(await refused({ action: 'retry', step: 'build:c' })).toMatch(/build:c is not parked \(parked: build:a\)/);
     fix();
     expect(await h.executeUpdate(decideUpdate, { args: [{ action: 'retry', by: 'alice' }] })).toEqual({ steps: ['build:a'], action: 'retry' });
-    const done = await h.result();
+    const done = await withSteps(await h.result());
     expect(done.status).toBe('completed');
     expect(done.images).toEqual({ built: 4, skipped: 0, failed: 0, blocked: 0 });
     expect(done.decisions).toEqual([expect.objectContaining({ action: 'retry', step: 'build:a', by: 'alice' })]);
     expect((await h.describe()).typedSearchAttributes.get(SEARCH_ATTRIBUTES.status)).toBe('completed');
-    // Each step ran as a child workflow under the run's business id; the retried build ran again as "#2".
-    const children = await childWorkflows(h);
-    expect(children.filter((c) => c.id.startsWith('wf-park-retry/build/a'))).toEqual([
-      { id: 'wf-park-retry/build/a', status: 'FAILED' },
-      { id: 'wf-park-retry/build/a#2', status: 'COMPLETED' },
-      { id: 'wf-park-retry/build/a/push', status: 'COMPLETED' },
-    ]);
+    // The decision went to the run and reached the part where the step waited; the retried build ran again there.
+    expect(await childWorkflows(h)).toEqual([{ id: 'wf-park-retry/images', status: 'COMPLETED' }]);
+    expect(done.steps.find((x) => x.id === 'build:a')).toMatchObject({ status: 'completed', detail: 'built id-a' });
+    expect(events.filter((e) => e === 'build a from busybox:local')).toHaveLength(1);
   }, parkingPlan(3600));
 });
 
@@ -373,7 +387,7 @@ test('abort fails the parked step: its children are blocked and the run fails wi
     await waitForSummary(h, (s) => s.status === 'parked');
     await h.executeUpdate(decideUpdate, { args: [{ action: 'abort' }] });
     const error = await h.result().catch((e: unknown) => e);
-    const summary = ((error as WorkflowFailedError).cause as ApplicationFailure).details?.[0] as RunSummary;
+    const summary = await failedRun(error);
     expect(summary.failedStep).toEqual({ id: 'build:a', message: 'build of a failed: RUN false' });
     expect(summary.steps.find((x) => x.id === 'build:b')?.status).toBe('blocked');
     expect(summary.parked).toEqual([]);
@@ -383,7 +397,7 @@ test('abort fails the parked step: its children are blocked and the run fails wi
 test('a parked step waits at most the park timeout, then the run fails cleanly with the same record', async () => {
   const { acts } = failingUntilFixed([]);
   const error = await runPipeline(parkingPlan(2), acts, 'wf-park-timeout').catch((e: unknown) => e);
-  const summary = ((error as WorkflowFailedError).cause as ApplicationFailure).details?.[0] as RunSummary;
+  const summary = await failedRun(error);
   expect(summary.failedStep).toEqual({ id: 'build:a', message: 'build of a failed: RUN false' });
   const a = summary.steps.find((x) => x.id === 'build:a')!;
   expect(Date.parse(a.endTime!) - Date.parse(a.startTime!)).toBeGreaterThanOrEqual(2000);
@@ -400,7 +414,7 @@ test('skipping a failed health gate lets the next stage start', async () => {
     await waitForSummary(h, (s) => s.parked?.[0]?.id === 'health:one@h1');
     expect(events.some((e) => e.startsWith('start two'))).toBe(false);
     await h.executeUpdate(decideUpdate, { args: [{ action: 'skip', step: 'health:one@h1' }] });
-    const done = await h.result();
+    const done = await withSteps(await h.result());
     expect(done.status).toBe('completed');
     expect(events).toContain('healthy two');
     expect(done.steps.find((x) => x.id === 'health:one@h1')).toMatchObject({ status: 'skipped', detail: expect.stringContaining('skipped by an operator') });
@@ -445,7 +459,7 @@ describe('quorum gates for clustered services', () => {
     }, quorumPlan());
     const s = summary.details?.[0] as RunSummary;
     expect(s.failedStep?.id).toBe('quorum:zk');
-    expect(s.steps.find((x) => x.id === 'start:api@h1')?.status).toBe('blocked');
+    expect(s.parts.find((p) => p.stage === 'config')).toMatchObject({ status: 'blocked' });
     expect(events.some((e) => e.startsWith('start api'))).toBe(false);
   });
 });
@@ -469,7 +483,8 @@ describe('the host survey: what already runs as planned and answers is left alon
     const summary = await runPipeline(surveyPlan(), stubs(events, { inRegistry: ['a'], running: everything }), 'wf-survey-noop');
     expect(summary.status).toBe('completed');
     expect(reconciled(events)).toEqual([]);
-    expect(events.filter((e) => e.startsWith('survey')).sort()).toEqual(['survey h1', 'survey h2', 'survey h3']);
+    // Each stage's hosts were asked about that stage's containers.
+    expect(events.filter((e) => e.startsWith('survey')).sort()).toEqual(['survey h1 api,ui', 'survey h1 db', 'survey h1 zk', 'survey h2 zk', 'survey h3 zk']);
     expect(summary.containers).toEqual({ created: 0, recreated: 0, unchanged: 6 });
     expect(summary.steps.find((s) => s.id === 'quorum:zk')).toMatchObject({ status: 'completed', detail: '3 of 3 members in quorum (h1, h2, h3), 2 needed, at the survey' });
     for (const s of summary.steps.filter((x) => x.kind === 'start' || x.kind === 'health')) expect(s.status).toBe('completed');
@@ -498,7 +513,7 @@ describe('the host survey: what already runs as planned and answers is left alon
       const summary = await runPipeline(surveyPlan(), stubs(events, { inRegistry: ['a'], ...opts }), id);
       expect([id, summary.status]).toEqual([id, 'completed']);
       expect([id, events.filter((e) => e.startsWith('start api'))]).toEqual([id, [`start api ${ref}`]]);
-      if (opts.failSurvey) expect(summary.steps.find((s) => s.id === 'survey:h1')).toMatchObject({ status: 'skipped', detail: expect.stringContaining('survey failed') });
+      if (opts.failSurvey) expect(summary.steps.find((s) => s.id === 'survey:common@h1')).toMatchObject({ status: 'skipped', detail: expect.stringContaining('survey failed') });
     }
   });
 });

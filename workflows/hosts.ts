@@ -1,0 +1,268 @@
+// One group of hosts of one stage batch, a part of a run (<run>/stage/<stage>[/batch-i-of-n][/group-g-of-m]): at most
+// `slots` hosts at once, each prepared (in its first stage), then its containers pulled, started and gated; clustered
+// services gated on their quorum. Its history grows with its hosts (at most HOST_GROUP_SIZE), never with the fleet.
+import { getExternalWorkflowHandle } from '@temporalio/workflow';
+import type { SurveyedContainer } from '../model/activity-types';
+import { expandPlan, type CompactPlan } from '../model/compact-plan';
+import type { HostPart } from '../model/parts';
+import { clustersOf, hostRef, type PlannedContainer, type PlannedHost } from '../model/plan';
+import { batchName, quorumSize } from '../model/rollout';
+import { Semaphore } from '../model/semaphore';
+import { partGateSignal, type TaskQueues } from '../model/shared';
+import { stepId, type HostStates, type PartResult, type Step } from '../model/steps';
+import { ActivityCaller } from './activity-calls';
+import { Blocked, failureMessage, PartSteps, Skipped } from './part-steps';
+
+export interface HostPartInput {
+  runId: string;
+  part: HostPart;
+  /** The run's plan, sliced to this part's hosts and stage (model/compact-plan.ts compactSlice). */
+  plan: CompactPlan;
+  /** Pushed refs of the images this part's containers run; images that will not be pushed, with why. */
+  refs: Record<string, string>;
+  unavailable: Record<string, string>;
+  /** Whether what already runs may settle this part (every earlier part was settled so). */
+  settle: boolean;
+  queues: TaskQueues;
+  abortAll?: boolean;
+}
+
+export interface HostPartResult extends PartResult {
+  /** Every plain container healthy and every cluster in quorum. */
+  ok: boolean;
+  /** Done without a start or gate: everything already ran as planned and answered at the survey. */
+  settled: boolean;
+}
+
+export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult> {
+  const { part } = input;
+  const plan = expandPlan(input.plan);
+  const stage = plan.stages[0];
+  const containers = stage?.containers ?? [];
+  const batch = part.batch ? batchName(part.batch) : undefined;
+  const steps = new PartSteps({ runId: input.runId, stage: part.stage, batch, parkTimeoutSeconds: plan.rollout.parkTimeoutSeconds, abortAll: input.abortAll });
+  const calls = new ActivityCaller(input.queues, Boolean(plan.simulate));
+  const simulate = plan.simulate ? { simulate: plan.simulate } : {};
+  const hosts = new Map(plan.hosts.map((h) => [h.name, h]));
+  const containersOn = new Map(plan.hosts.map((h) => [h.name, containers.filter((c) => c.host === h.name)]));
+  const busy = plan.hosts.filter((h) => containersOn.get(h.name)!.length);
+  registerSteps(steps, part, containersOn, containers, input.settle);
+  steps.hostStates = () => hostStates(steps.log.all(), part.hosts);
+  const slots = new Semaphore(part.slots);
+
+  const prepared = new Map<string, Promise<unknown>>();
+  const prepare = (host: PlannedHost): Promise<unknown> => {
+    if (!part.prepare.includes(host.name)) return Promise.resolve();
+    if (!prepared.has(host.name)) {
+      const id = stepId('prepare', host.name);
+      prepared.set(host.name, steps.run(id, () => calls.call('deploy', 'prepareHost', `prepare ${host.name} (${host.address})`, { host, ssh: plan.ssh, registry: { address: plan.registry.address, ca: plan.registry.ca }, ...simulate }), (r) => r.items.map((i) => `${i.item}: ${i.outcome}`).join('; ') || 'nothing to do'));
+    }
+    return prepared.get(host.name)!;
+  };
+
+  // What already runs: asked per host (within the slots), while every earlier part was settled the same way.
+  let settled = false;
+  if (input.settle) {
+    const surveys = new Map(await Promise.all(busy.map(async (h) => [h.name, await slots.run(() => survey(h))] as const)));
+    settled = await settledBySurvey(surveys);
+  }
+  // Hosts with nothing to run here are only prepared.
+  const idle = plan.hosts.filter((h) => !containersOn.get(h.name)!.length).map((h) => slots.run(() => prepare(h)).catch(() => undefined));
+
+  let ok = settled;
+  if (!settled) {
+    // Each container's outcome, settled by its host's bring-up: fulfilled when healthy (or its gate was skipped).
+    const outcomes = new Map(containers.map((c) => [containerKey(c), deferred()]));
+    const bringUps = busy.map((h) => slots.run(() => bringUpHost(h, outcomes)));
+    const outcome = (c: PlannedContainer) => outcomes.get(containerKey(c))!.promise;
+    const plain = Promise.allSettled(containers.filter((c) => !c.quorum).map(outcome)).then((rs) => rs.every((r) => r.status === 'fulfilled'));
+    const gates = [...clustersOf(containers, (c) => c)].map(([service, members]) => quorumGate(service, members.map((c) => ({ c, done: outcome(c) }))));
+    ok = (await Promise.all([plain, ...gates])).every(Boolean);
+    await getExternalWorkflowHandle(input.runId).signal(partGateSignal, { part: steps.result().workflowId, ok, settled: false });
+    await Promise.allSettled(bringUps);
+  } else {
+    await getExternalWorkflowHandle(input.runId).signal(partGateSignal, { part: steps.result().workflowId, ok: true, settled: true });
+  }
+  await Promise.all(idle);
+  return { ...steps.result(), ok: ok && !steps.failures.length, settled };
+
+  async function survey(host: PlannedHost): Promise<Map<string, SurveyedContainer> | null> {
+    const mine = containersOn.get(host.name)!;
+    const id = stepId('survey', part.stage, host.name);
+    try {
+      await prepare(host);
+    } catch {
+      steps.log.finish(id, 'blocked', `preparation of ${host.name} failed`);
+      return null;
+    }
+    steps.log.start(id);
+    try {
+      const r = await calls.call('deploy', 'surveyHost', `survey ${mine.length} containers on ${host.name}`, { host: hostRef(host), containers: mine, ssh: plan.ssh, ...simulate });
+      steps.log.finish(id, 'completed', `${r.containers.filter((c) => c.healthy).length} of ${mine.length} run as planned and answer`);
+      return new Map(r.containers.map((c) => [c.container, c]));
+    } catch (e) {
+      steps.log.finish(id, 'skipped', `survey failed, each container goes through its own steps: ${failureMessage(e)}`);
+      return null;
+    }
+  }
+
+  /** True when every container runs from its pushed image and spec, answers, and each cluster has its quorum: then
+   *  the part's steps are recorded as done, and nothing runs. */
+  async function settledBySurvey(surveys: Map<string, Map<string, SurveyedContainer> | null>): Promise<boolean> {
+    const found = (c: PlannedContainer) => surveys.get(c.host)?.get(c.name);
+    const runsAsPlanned = (c: PlannedContainer) => Boolean(found(c)?.healthy) && found(c)?.imageRef === input.refs[c.image];
+    if (!containers.every(runsAsPlanned)) return false;
+    const clusters = clustersOf(containers, (c) => c);
+    const inQuorum = (members: PlannedContainer[]) => members.filter((c) => found(c)?.inQuorum);
+    if ([...clusters.values()].some((members) => inQuorum(members).length < quorumSize(members.length))) return false;
+    for (const c of containers) {
+      // Finished without having run: a step that never started gets the same start and end time.
+      steps.log.finish(stepId('start', c.name, c.host), 'completed', 'unchanged');
+      steps.log.finish(stepId('health', c.name, c.host), 'completed', 'answered at the survey');
+      steps.containers.unchanged++;
+    }
+    for (const c of busy) steps.log.finish(stepId('pull', part.stage, c.name), 'skipped', 'every container runs as planned');
+    for (const [service, members] of clusters) {
+      const ok = inQuorum(members);
+      steps.log.finish(stepId('quorum', service), 'completed', `${ok.length} of ${members.length} members in quorum (${ok.map((c) => c.host).join(', ')}), ${quorumSize(members.length)} needed, at the survey`);
+    }
+    return true;
+  }
+
+  /** One host, holding its slot: preparation, a pull of its images, then each container's start and gate. */
+  async function bringUpHost(host: PlannedHost, outcomes: Map<string, Deferred>): Promise<void> {
+    const mine = containersOn.get(host.name)!;
+    let ready: Promise<unknown>;
+    try {
+      await prepare(host);
+      ready = pull(host, mine);
+    } catch (e) {
+      ready = Promise.reject(e);
+    }
+    // The pull is not a gate: a start pulls its own image when the pull failed.
+    await Promise.allSettled(mine.map((c) => {
+      const { resolve, reject } = outcomes.get(containerKey(c))!;
+      return bringUp(c, ready).then(resolve, (e: unknown) => {
+        reject(e);
+        throw e;
+      });
+    }));
+  }
+
+  /** Pulls the images this host runs in this stage before they start; a start pulls its own image if this fails. */
+  async function pull(host: PlannedHost, mine: PlannedContainer[]): Promise<void> {
+    const id = stepId('pull', part.stage, host.name);
+    const refs = [...new Set(mine.map((c) => input.refs[c.image]).filter(Boolean))];
+    if (!refs.length) {
+      steps.log.finish(id, 'blocked', 'no image of this host was pushed');
+      return;
+    }
+    steps.log.start(id);
+    try {
+      const r = await calls.call('deploy', 'pullImages', `pull ${refs.length} images on ${host.name}`, { host: hostRef(host), imageRefs: refs, registry: plan.registry, ssh: plan.ssh, ...simulate });
+      steps.log.finish(id, 'completed', `${r.pulled.length} pulled, ${r.present.length} already there`);
+    } catch (e) {
+      steps.log.finish(id, 'skipped', `pull failed, each start pulls its own image: ${failureMessage(e)}`);
+    }
+  }
+
+  async function bringUp(c: PlannedContainer, ready: Promise<unknown>): Promise<void> {
+    const startId = stepId('start', c.name, c.host);
+    const healthId = stepId('health', c.name, c.host);
+    const blocked = (reason: string) => {
+      steps.log.finish(startId, 'blocked', reason);
+      steps.log.finish(healthId, 'blocked', reason);
+      return new Blocked(reason);
+    };
+    const imageRef = input.refs[c.image];
+    if (!imageRef) throw blocked(input.unavailable[c.image] ?? `image ${c.image} was not pushed`);
+    try {
+      await ready;
+    } catch {
+      throw blocked(`preparation of ${c.host} failed`);
+    }
+    const host = hostRef(hosts.get(c.host)!);
+    try {
+      const started = await steps.run(startId, () => calls.call('deploy', 'startContainer', `start ${c.name} on ${c.host}`, { runId: input.runId, container: c, host, imageRef, registry: plan.registry, ssh: plan.ssh, ...simulate }), (r) => r.outcome);
+      steps.containers[started.outcome]++;
+    } catch (e) {
+      steps.log.finish(healthId, 'blocked', `start of ${c.name} failed`);
+      throw e;
+    }
+    await steps.run(healthId, () => calls.call('health', 'checkHealth', `health gate ${c.name} on ${c.host}`, { container: c, host, ssh: plan.ssh, ...simulate }), (r) => `answered after ${r.answeredAfterMs} ms`).catch((e: unknown) => {
+      if (!(e instanceof Skipped)) throw e;
+    });
+  }
+
+  /** A clustered service's gate: waits for a majority of its members to be healthy (or for that to become
+   *  impossible), then asks them whether they have quorum. A minority that parks does not hold the stage. */
+  async function quorumGate(service: string, members: { c: PlannedContainer; done: Promise<void> }[]): Promise<boolean> {
+    const id = stepId('quorum', service);
+    const need = quorumSize(members.length);
+    const healthy: PlannedContainer[] = [];
+    let failed = 0;
+    await new Promise<void>((resolve) => {
+      const settle = () => (healthy.length >= need || failed > members.length - need ? resolve() : undefined);
+      for (const m of members) m.done.then(() => healthy.push(m.c), () => failed++).then(settle, settle);
+    });
+    if (healthy.length < need) {
+      steps.log.finish(id, 'blocked', `${healthy.length} of ${members.length} members healthy, ${need} needed for a quorum`);
+      return false;
+    }
+    const first = members[0].c;
+    const request = {
+      service, members: members.length, need, command: first.quorum?.command, timeoutSeconds: first.health?.timeoutSeconds ?? 120, ssh: plan.ssh, ...simulate,
+      healthy: healthy.map((c) => ({ container: c, host: hostRef(hosts.get(c.host)!) })),
+    };
+    try {
+      await steps.run(id, () => calls.call('health', 'checkQuorum', `quorum gate ${service} (${need} of ${members.length})`, request), (r) => `${r.inQuorum.length} of ${members.length} members in quorum (${r.inQuorum.join(', ')}), ${need} needed`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+function registerSteps(steps: PartSteps, part: HostPart, containersOn: Map<string, PlannedContainer[]>, containers: PlannedContainer[], surveying: boolean): void {
+  for (const host of part.prepare) steps.add({ id: stepId('prepare', host), kind: 'prepare', target: host, host });
+  for (const [host, mine] of containersOn) {
+    if (!mine.length) continue;
+    if (surveying) steps.add({ id: stepId('survey', part.stage, host), kind: 'survey', target: part.stage, host });
+    steps.add({ id: stepId('pull', part.stage, host), kind: 'pull', target: part.stage, host });
+  }
+  for (const c of containers) {
+    steps.add({ id: stepId('start', c.name, c.host), kind: 'start', target: c.name, host: c.host });
+    steps.add({ id: stepId('health', c.name, c.host), kind: 'health', target: c.name, host: c.host });
+  }
+  for (const service of new Set(containers.filter((c) => c.quorum).map((c) => c.service))) steps.add({ id: stepId('quorum', service), kind: 'quorum', target: service });
+}
+
+/** Hosts by state, from their steps: parked or failed if any step is; done when every step ended; in flight when one runs. */
+function hostStates(all: Step[], hosts: string[]): HostStates {
+  const byHost = new Map<string, Step[]>(hosts.map((h) => [h, []]));
+  for (const s of all) if (s.host) byHost.get(s.host)?.push(s);
+  const states: HostStates = { done: 0, inFlight: 0, failed: 0, parked: 0 };
+  for (const mine of byHost.values()) {
+    if (mine.some((s) => s.status === 'parked')) states.parked++;
+    else if (mine.some((s) => s.status === 'failed' || s.status === 'blocked')) states.failed++;
+    else if (mine.length && mine.every((s) => s.status !== 'pending' && s.status !== 'running')) states.done++;
+    else if (mine.some((s) => s.status !== 'pending')) states.inFlight++;
+  }
+  return states;
+}
+
+const containerKey = (c: PlannedContainer) => `${c.name}@${c.host}`;
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+function deferred(): Deferred {
+  const d = {} as Deferred;
+  d.promise = new Promise<void>((resolve, reject) => Object.assign(d, { resolve, reject }));
+  // Observed by the gates; a rejection here is an outcome, not an unhandled error.
+  d.promise.catch(() => undefined);
+  return d;
+}
