@@ -25,7 +25,8 @@ save_run() {
     | node -e 'const l = JSON.parse(require("fs").readFileSync(0, "utf8")); for (const w of l.sort((a, b) => a.startTime.localeCompare(b.startTime))) console.log(w.execution.workflowId)')
   "$temporal_cli" workflow show --address 127.0.0.1:7233 --workflow-id "$run_id" --output json >"$OUT/$scenario.json"
   for id in $ids; do
-    "$temporal_cli" workflow show --address 127.0.0.1:7233 --workflow-id "$id" --output json >"$OUT/$scenario.${id#"$run_id"/}.json"
+    local part=${id#"$run_id"/}
+    "$temporal_cli" workflow show --address 127.0.0.1:7233 --workflow-id "$id" --output json >"$OUT/$scenario.${part//\//-}.json"
   done
   echo "recorded $scenario: $run_id and $(wc -w <<<"$ids") parts"
 }
@@ -56,13 +57,13 @@ save_run deploy-surveyed "$(run_id_of "$work/surveyed.out")"
 save_run build-tree "$(run_id_of "$work/build.out")"
 
 # A host whose kernel module is missing, with no park: the run fails.
-t=$(scratch recfail 'rollout: { parkTimeoutSeconds: 0 }')
+t=$(scratch recfail 'rollout: { parkTimeout: 0s }')
 sed -i 's/kernelModules: \[kvm\]/kernelModules: [cdlab_no_such_module]/' "$t"
 "${CLI[@]}" run "$t" >"$work/failed.out" || true
 save_run deploy-failed-kernel-module "$(run_id_of "$work/failed.out")"
 
 # A gate that parks, aborted by an operator; then resumed after the fix.
-t=$(scratch recpark 'rollout: { parkTimeoutSeconds: 3600 }')
+t=$(scratch recpark 'rollout: { parkTimeout: 1h }')
 sed -i 's|health: { tcp: 18382, timeoutSeconds: 30 }|health: { tcp: 18382, command: [test, -f, /data/rec-ready], timeoutSeconds: 5 }|' "$t"
 "${CLI[@]}" run "$t" >"$work/parked.out" || true
 parked=$(run_id_of "$work/parked.out")

@@ -1,23 +1,31 @@
-// Recorded histories of real runs on the lab (test/fixtures/histories, from `temporal workflow show --output json`)
-// must replay against today's workflow code: a change that would break runs in flight fails here, and must be
-// guarded with patched().
+// Recorded histories of real runs on the lab (test/fixtures/histories, made by scripts/record-histories.sh: each run and
+// each of its parts) must replay against today's workflow code: a change that would break runs in flight fails here,
+// and must be guarded with patched().
 import * as fs from 'fs';
 import * as path from 'path';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { PROJECT_ROOT } from '../../lib/paths';
 
 const DIR = path.join(PROJECT_ROOT, 'test/fixtures/histories');
 const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json'));
 
-beforeAll(() => {
+let bundle: WorkflowBundleWithSourceMap;
+beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
+  // Bundled once for every history (bundling is most of a replay's time).
+  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('ERROR') });
 });
 
-test('there are recorded histories: a completed deploy, a failed deploy, a whole-tree build; with child workflows: a parked then aborted deploy and its resume; a redeploy settled by the host survey', () => {
-  expect(files.sort()).toEqual(['build-tree.json', 'deploy-completed.json', 'deploy-failed-kernel-module.json', 'deploy-parked-aborted.json', 'deploy-resumed.json', 'deploy-surveyed.json']);
+test('there are recorded histories of each scenario, the run and each of its parts: a completed deploy, a redeploy settled by the survey, a build, a failed deploy, a parked then aborted deploy and its resume', () => {
+  const scenarios = ['build-tree', 'deploy-completed', 'deploy-failed-kernel-module', 'deploy-parked-aborted', 'deploy-resumed', 'deploy-surveyed'];
+  expect([...new Set(files.map((f) => f.split('.')[0]))].sort()).toEqual(scenarios);
+  for (const s of scenarios) expect(files.filter((f) => f.startsWith(`${s}.`)).length).toBeGreaterThanOrEqual(2);
+  // Each kind of workflow is covered: the run, the image tree and a group of hosts.
+  const types = new Set(files.map((f) => (JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8')) as { events: { workflowExecutionStartedEventAttributes?: { workflowType: { name: string } } }[] }).events[0].workflowExecutionStartedEventAttributes?.workflowType.name));
+  expect([...types].sort()).toEqual(['buildImageTree', 'deployPipeline', 'rolloutHosts']);
 });
 
 test.each(files)('%s replays without a determinism error', async (file) => {
   const history = JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')) as unknown;
-  await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows'), replayName: file }, history as never, file);
+  await Worker.runReplayHistory({ workflowBundle: bundle, replayName: file }, history as never, file);
 }, 120000);
