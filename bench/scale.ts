@@ -47,7 +47,9 @@ export interface ScaleResult {
   maxHistoryEvents: number;
   maxPayloadBytes: number;
   workflows: number;
+  /** Peak resident memory of this process, sampled every second: the three workers and the run's follower. */
   workerRssMb: number;
+  /** `contrail-deploy status <run> --json`, as a process of its own. */
   statusSeconds: number;
   /** The run's summary: the parent workflow's result (or its failure's details). */
   summaryBytes: number;
@@ -199,7 +201,9 @@ export async function startScaleWorkers(): Promise<ScaleWorkers> {
     let ready!: () => void;
     const polling = new Promise<void>((resolve) => (ready = resolve));
     const done = runWorkers({ ...o, queuePrefix, signal: controller.signal, onReady: () => ready() });
-    return { done, polling: Promise.race([polling, done.then(() => Promise.reject(new Error('a worker stopped before polling')))]) };
+    const stoppedEarly = done.then(() => Promise.reject(new Error('a worker stopped before polling')));
+    stoppedEarly.catch(() => undefined); // an error only until the worker polls; stop() ends it too
+    return { done, polling: Promise.race([polling, stoppedEarly]) };
   });
   const stop = async () => {
     controller.abort();

@@ -3,6 +3,7 @@ import * as path from 'path';
 import { readUserFile, loadCatalog, loadPlan } from '../lib/load';
 import { ConfigError } from '../model/config-error';
 import { isLegacyBuildFile, parseLegacyBuildFile } from '../model/legacy';
+import { hostParts, partLabel, partWorkflowId } from '../model/parts';
 import type { Plan } from '../model/plan';
 import { selectImages, type Selection } from '../model/selection';
 import { buildLevels } from '../model/catalog';
@@ -57,6 +58,8 @@ interface PlanView {
   levels: string[][];
   hosts: Plan['hosts'];
   limits: { concurrency: Plan['concurrency']; rollout: Plan['rollout'] } | null;
+  /** How a run splits into parts (child workflows): per stage batch, its host groups, and how many hosts each brings up at once. */
+  parts: { id: string; label: string; hosts: number; atOnce: number }[];
   stages: { name: string; services: { name: string; host: string; image: string; env: Record<string, string>; volumes: string[]; privileged: boolean; capAdd: string[]; standin: string | null; quorum: boolean }[] }[];
 }
 
@@ -77,6 +80,10 @@ function planView(release: string, catalog: Catalog, selection: Selection, plan:
     levels: byLevel.filter(Boolean),
     hosts: plan?.hosts ?? [],
     limits: plan ? { concurrency: plan.concurrency, rollout: plan.rollout } : null,
+    parts: plan ? [
+      ...(plan.images.length ? [{ id: partWorkflowId('<run>', 'images'), label: `the image tree (${plan.images.length} images)`, hosts: 0, atOnce: 0 }] : []),
+      ...hostParts(plan).flat(2).filter((p) => p.hosts.length).map((p) => ({ id: partWorkflowId('<run>', p), label: partLabel(p), hosts: p.hosts.length, atOnce: Math.min(p.slots, p.hosts.length) })),
+    ] : [],
     stages: (plan?.stages ?? []).map((s) => ({
       name: s.name,
       services: s.containers.map((c) => ({ name: c.name, host: c.host, image: c.image, env: maskEnv(c.env), volumes: c.volumes, privileged: c.privileged, capAdd: c.capAdd, standin: c.standin, quorum: Boolean(c.quorum) })),
@@ -98,6 +105,10 @@ function print(view: PlanView, json: boolean): void {
   console.log('\nBuild graph (one level may build in parallel; each image starts when its own parent is pushed):');
   view.levels.forEach((names, level) => console.log(`  level ${level}: ${names.map((n) => `${n}${view.images.find((i) => i.name === n)?.reason === 'ancestor' ? ' (ancestor)' : ''}`).join(', ')}`));
   if (view.limits) console.log(`\nLimits: ${view.limits.concurrency.builds} builds, ${view.limits.concurrency.pushes} pushes, ${view.limits.concurrency.hosts} hosts at a time; compute hosts: ${view.limits.rollout.computeCanary} canary, then ${view.limits.rollout.computeBatchPercent}% at a time`);
+  if (view.parts.length) {
+    console.log(`\nParts (each a child workflow under the run; the parts of one batch together bring up at most ${view.limits?.concurrency.hosts} hosts at once):`);
+    for (const p of view.parts) console.log(`  ${p.id.padEnd(48)} ${p.label}${p.hosts ? `: ${p.hosts} hosts, ${p.atOnce} at once` : ''}`);
+  }
   if (view.hosts.length) {
     console.log('\nHost preparation:');
     for (const h of view.hosts) {

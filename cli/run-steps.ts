@@ -46,7 +46,8 @@ export class PartReader {
     if (cached) return cached;
     const handle = this.workflows.getHandle(record.workflowId);
     if (record.status === 'completed' || record.status === 'failed') {
-      const result = (await handle.result().catch(() => undefined)) as PartResult | undefined;
+      // A part whose steps failed carries its result in its failure.
+      const result = (await handle.result().catch((e: unknown) => partResultFromFailure(e))) as PartResult | undefined;
       if (result) this.closed.set(record.workflowId, result);
       return result;
     }
@@ -78,4 +79,10 @@ function matches(s: Step, f: StepFilter): boolean {
   if (f.host && s.host !== f.host) return false;
   if (f.failed && !['failed', 'blocked', 'parked'].includes(s.status)) return false;
   return true;
+}
+
+function partResultFromFailure(e: unknown): PartResult | undefined {
+  if (!(e instanceof WorkflowFailedError) || !(e.cause instanceof ApplicationFailure)) return undefined;
+  const details = e.cause.details?.[0] as PartResult | undefined;
+  return details && Array.isArray(details.steps) ? details : undefined;
 }

@@ -7,11 +7,11 @@ import { expandPlan, type CompactPlan } from '../model/compact-plan';
 import type { HostPart } from '../model/parts';
 import { clustersOf, hostRef, type PlannedContainer, type PlannedHost } from '../model/plan';
 import { batchName, quorumSize } from '../model/rollout';
-import { Semaphore } from '../model/semaphore';
+import { heldSlot, Semaphore } from '../model/semaphore';
 import { partGateSignal, type TaskQueues } from '../model/shared';
 import { stepId, type HostStates, type PartResult, type Step } from '../model/steps';
 import { ActivityCaller } from './activity-calls';
-import { Blocked, failureMessage, PartSteps, Skipped } from './part-steps';
+import { Blocked, failureMessage, partOutcome, PartSteps, Skipped } from './part-steps';
 
 export interface HostPartInput {
   runId: string;
@@ -55,7 +55,8 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
     if (!part.prepare.includes(host.name)) return Promise.resolve();
     if (!prepared.has(host.name)) {
       const id = stepId('prepare', host.name);
-      prepared.set(host.name, steps.run(id, () => calls.call('deploy', 'prepareHost', `prepare ${host.name} (${host.address})`, { host, ssh: plan.ssh, registry: { address: plan.registry.address, ca: plan.registry.ca }, ...simulate }), (r) => r.items.map((i) => `${i.item}: ${i.outcome}`).join('; ') || 'nothing to do'));
+      // Called while holding the host's slot; a parked preparation gives it back until an operator decides.
+      prepared.set(host.name, steps.run(id, () => calls.call('deploy', 'prepareHost', `prepare ${host.name} (${host.address})`, { host, ssh: plan.ssh, registry: { address: plan.registry.address, ca: plan.registry.ca }, ...simulate }), (r) => r.items.map((i) => `${i.item}: ${i.outcome}`).join('; ') || 'nothing to do', heldSlot(slots)));
     }
     return prepared.get(host.name)!;
   };
@@ -66,14 +67,15 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
     const surveys = new Map(await Promise.all(busy.map(async (h) => [h.name, await slots.run(() => survey(h))] as const)));
     settled = await settledBySurvey(surveys);
   }
-  // Hosts with nothing to run here are only prepared.
-  const idle = plan.hosts.filter((h) => !containersOn.get(h.name)!.length).map((h) => slots.run(() => prepare(h)).catch(() => undefined));
-
   let ok = settled;
+  // Hosts with nothing to run here are only prepared, after the hosts that gate the stage have their slots.
+  const prepareIdle = () => plan.hosts.filter((h) => !containersOn.get(h.name)!.length).map((h) => slots.run(() => prepare(h)).catch(() => undefined));
+  let idle: Promise<unknown>[];
   if (!settled) {
     // Each container's outcome, settled by its host's bring-up: fulfilled when healthy (or its gate was skipped).
     const outcomes = new Map(containers.map((c) => [containerKey(c), deferred()]));
     const bringUps = busy.map((h) => slots.run(() => bringUpHost(h, outcomes)));
+    idle = prepareIdle();
     const outcome = (c: PlannedContainer) => outcomes.get(containerKey(c))!.promise;
     const plain = Promise.allSettled(containers.filter((c) => !c.quorum).map(outcome)).then((rs) => rs.every((r) => r.status === 'fulfilled'));
     const gates = [...clustersOf(containers, (c) => c)].map(([service, members]) => quorumGate(service, members.map((c) => ({ c, done: outcome(c) }))));
@@ -81,20 +83,15 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
     await getExternalWorkflowHandle(input.runId).signal(partGateSignal, { part: steps.result().workflowId, ok, settled: false });
     await Promise.allSettled(bringUps);
   } else {
+    idle = prepareIdle();
     await getExternalWorkflowHandle(input.runId).signal(partGateSignal, { part: steps.result().workflowId, ok: true, settled: true });
   }
   await Promise.all(idle);
-  return { ...steps.result(), ok: ok && !steps.failures.length, settled };
+  return partOutcome({ ...steps.result(), ok: ok && !steps.failures.length, settled });
 
   async function survey(host: PlannedHost): Promise<Map<string, SurveyedContainer> | null> {
     const mine = containersOn.get(host.name)!;
     const id = stepId('survey', part.stage, host.name);
-    try {
-      await prepare(host);
-    } catch {
-      steps.log.finish(id, 'blocked', `preparation of ${host.name} failed`);
-      return null;
-    }
     steps.log.start(id);
     try {
       const r = await calls.call('deploy', 'surveyHost', `survey ${mine.length} containers on ${host.name}`, { host: hostRef(host), containers: mine, ssh: plan.ssh, ...simulate });
@@ -115,6 +112,9 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
     const clusters = clustersOf(containers, (c) => c);
     const inQuorum = (members: PlannedContainer[]) => members.filter((c) => found(c)?.inQuorum);
     if ([...clusters.values()].some((members) => inQuorum(members).length < quorumSize(members.length))) return false;
+    // Everything runs as planned: the hosts prepared here must still be prepared (a no-op when they are).
+    const preparations = await Promise.allSettled(busy.map((h) => slots.run(() => prepare(h))));
+    if (preparations.some((r) => r.status === 'rejected')) return false;
     for (const c of containers) {
       // Finished without having run: a step that never started gets the same start and end time.
       steps.log.finish(stepId('start', c.name, c.host), 'completed', 'unchanged');

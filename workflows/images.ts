@@ -4,12 +4,12 @@
 import { getExternalWorkflowHandle } from '@temporalio/workflow';
 import type { BuildRequest, LookupResult, PushResult } from '../model/activity-types';
 import type { PlannedImage } from '../model/plan';
-import { Semaphore } from '../model/semaphore';
+import { Semaphore, slotPerAttempt } from '../model/semaphore';
 import { imageSettledSignal, type TaskQueues } from '../model/shared';
 import { stepId, type PartResult } from '../model/steps';
 import type { CompactPlan } from '../model/compact-plan';
 import { ActivityCaller } from './activity-calls';
-import { Blocked, PartSteps, Skipped } from './part-steps';
+import { Blocked, partOutcome, PartSteps, Skipped } from './part-steps';
 
 export interface ImageTreeInput {
   runId: string;
@@ -44,8 +44,8 @@ export async function buildImageTree(input: ImageTreeInput): Promise<ImageTreeRe
   if (plan.images.length) steps.add({ id: stepId('publish', plan.release), kind: 'publish', target: plan.release });
 
   // Separate limits for builds and pushes: a push never waits behind a queue of builds.
-  const buildSlots = new Semaphore(plan.concurrency.builds);
-  const pushSlots = new Semaphore(plan.concurrency.pushes);
+  const buildSlots = slotPerAttempt(new Semaphore(plan.concurrency.builds));
+  const pushSlots = slotPerAttempt(new Semaphore(plan.concurrency.pushes));
   const request = (image: PlannedImage, parentRef: string | null): BuildRequest => ({ runId: input.runId, release: plan.release, image, parentRef, registry: plan.registry, noCache: input.noCache });
 
   // The whole tree is looked up in the registry in one activity first; only images it could not answer for (their
@@ -138,5 +138,5 @@ export async function buildImageTree(input: ImageTreeInput): Promise<ImageTreeRe
     }
   }
   await Promise.all(told);
-  return { ...steps.result(), images, digests, buildLogs, releaseTag };
+  return partOutcome({ ...steps.result(), images, digests, buildLogs, releaseTag });
 }

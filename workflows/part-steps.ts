@@ -1,8 +1,8 @@
 // What every part of a run (the image tree, a group of hosts) does with its steps: records them, runs each with its
 // retries, and parks a step that still fails: its branch waits for an operator's decision (sent to the run, passed
 // on here) while independent branches go on. The run hears of each park, so `status` and the UI show it.
-import { condition, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { Semaphore } from '../model/semaphore';
+import { ApplicationFailure, condition, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { SlotPolicy } from '../model/semaphore';
 import { decisionSignal, partQuery, stepParkedSignal, stepUnparkedSignal } from '../model/shared';
 import { compactStep, countSteps, StepLog, type DecisionAction, type HostStates, type PartResult, type Step } from '../model/steps';
 
@@ -51,29 +51,29 @@ export class PartSteps {
   }
 
   /** Runs one step: records its times and outcome. A failure parks; then the step is retried, skipped, or recorded
-   *  as failed and rethrown (Blocked) to block what depends on it. With slots, the step's clock starts when a slot is
-   *  free, and a parked step gives its slot back while it waits. */
-  async run<T>(id: string, fn: () => Promise<T>, detail: (r: T) => string | undefined, slots?: Semaphore): Promise<T> {
+   *  as failed and rethrown (Blocked) to block what depends on it. `slots` says how the step holds a limit (see
+   *  model/semaphore.ts): per attempt, its clock starts when a slot is free; a parked step gives its slot back. */
+  async run<T>(id: string, fn: () => Promise<T>, detail: (r: T) => string | undefined, slots?: SlotPolicy): Promise<T> {
     const attempt = () => {
       this.log.start(id);
       return fn();
     };
     for (;;) {
       try {
-        const r = await (slots ? slots.run(attempt) : attempt());
+        const r = await (slots ? slots.attempt(attempt) : attempt());
         this.log.finish(id, 'completed', detail(r));
         return r;
       } catch (e) {
-        await this.afterFailure(id, e);
+        await this.afterFailure(id, e, slots);
       }
     }
   }
 
   /** After a failed attempt: parks; returns when the operator wants it run again, else throws (skipped or failed). */
-  async afterFailure(id: string, e: unknown): Promise<void> {
+  async afterFailure(id: string, e: unknown, slots?: SlotPolicy): Promise<void> {
     if (e instanceof Blocked) return this.recordFailure(id, e);
     const message = failureMessage(e);
-    const action = await this.park(id, message);
+    const action = await (slots ? slots.whileParked(() => this.park(id, message)) : this.park(id, message));
     if (action === 'retry') return;
     if (action === 'skip') {
       this.log.finish(id, 'skipped', `skipped by an operator after: ${message}`);
@@ -124,6 +124,22 @@ export class PartSteps {
       containers: this.containers,
     };
   }
+}
+
+/** A part's end: its result, or (when a step failed) a failure that carries the same result, so that the Temporal UI
+ *  shows the part as failed and names the step. */
+export function partOutcome<R extends PartResult>(result: R): R {
+  const [first, ...more] = result.failures;
+  if (!first) return result;
+  throw ApplicationFailure.nonRetryable(`step ${first.id} failed: ${first.message.split('\n')[0]}${more.length ? ` (and ${more.length} more failed steps)` : ''}`, 'PartFailed', result);
+}
+
+/** The result a part returned, or carried in its failure (see partOutcome); undefined for any other failure. */
+export function partResultOf<R extends PartResult>(e: unknown): R | undefined {
+  let cur = e as { cause?: unknown; details?: unknown[] } | undefined;
+  while (cur && !(cur instanceof ApplicationFailure)) cur = cur.cause as typeof cur;
+  const details = (cur as ApplicationFailure | undefined)?.details?.[0] as R | undefined;
+  return details && Array.isArray(details.steps) && Array.isArray(details.failures) ? details : undefined;
 }
 
 /** The innermost failure message (an activity's own words), without the wrapper's. */

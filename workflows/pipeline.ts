@@ -12,6 +12,7 @@ import { Semaphore } from '../model/semaphore';
 import { decideUpdate, decisionSignal, imageSettledSignal, partGateSignal, runSummaryQuery, SEARCH_ATTRIBUTES, stepParkedSignal, stepUnparkedSignal, type TaskQueues } from '../model/shared';
 import type { Decision, PartRecord, PartResult, RunSummary } from '../model/steps';
 import { rolloutHosts, type HostPartResult } from './hosts';
+import { partResultOf } from './part-steps';
 import { buildImageTree, type ImageTreeResult } from './images';
 
 export interface PipelineInput {
@@ -119,6 +120,9 @@ async function startImages(input: PipelineInput, summary: RunSummary, unavailabl
   try {
     return await child.result();
   } catch (e) {
+    // A part whose steps failed carries its result; anything else (terminated, say) is the part's own failure.
+    const result = partResultOf<ImageTreeResult>(e);
+    if (result) return result;
     record.status = 'failed';
     record.detail = (e as Error).message;
     summary.failedSteps.push({ id: 'images', message: (e as Error).message, part: workflowId });
@@ -168,11 +172,17 @@ async function finishPart(child: ChildWorkflowHandle<typeof rolloutHosts>, recor
   try {
     r = await child.result();
   } catch (e) {
+    const result = partResultOf<HostPartResult>(e);
+    if (result) return applyPart(result, record, summary);
     record.status = 'failed';
     record.detail = (e as Error).message;
     summary.failedSteps.push({ id: record.workflowId, message: (e as Error).message, part: record.workflowId });
     return;
   }
+  applyPart(r, record, summary);
+}
+
+function applyPart(r: HostPartResult, record: PartRecord, summary: RunSummary): void {
   record.status = r.failures.length ? 'failed' : 'completed';
   record.steps = r.counts;
   record.hostStates = r.hostStates;

@@ -139,8 +139,8 @@ test('a failed image parks; abort blocks its children, other branches finish, an
   // The Dockerfile error was not retried: one attempt.
   const buildAttempts = activityAttempts(runHistories(r.summary.runId)).filter((a) => a.type === 'buildImage' && (a.input as { image: { name: string } }).image.name === names.broken);
   expect(buildAttempts.map((a) => a.attempt)).toEqual([1]);
-  // It ran in the image's own child workflow.
-  expect(buildAttempts[0].workflowId).toBe(`${r.summary.runId}/build/${names.broken}`);
+  // It ran in the run's image tree part.
+  expect(buildAttempts[0].workflowId).toBe(`${r.summary.runId}/images`);
 });
 
 test('a registry that goes away while a build runs: the push is retried with backoff and the run completes', async () => {

@@ -156,9 +156,9 @@ test('a kernel module the host lacks parks that host, naming the module; the oth
   expect(r.code).toBe(3);
   const s = lastJsonLine<RunSummary & { parked: { id: string; host: string; error: string }[] }>(r.stdout);
   expect(s.status).toBe('parked');
-  expect(s.parked[0].id).toMatch(/^prepare:compute[12]$/);
+  expect(s.parked[0].id).toMatch(/^prepare:compute\d+$/);
   expect(s.parked[0].error).toContain('kernel lacks module "vrouter"');
-  expect(r.stdout).toMatch(/PARKED at step prepare:compute[12] on compute[12] since \S+: host compute[12]: step load kernel module/);
+  expect(r.stdout).toMatch(/PARKED at step prepare:compute\d+ on compute\d+ since \S+: host compute\d+: step load kernel module/);
   // The controller's branch does not wait for the parked hosts.
   let steps: Step[] = [];
   for (let i = 0; i < 60 && steps.find((x) => x.id === `health:${service}@controller1`)?.status !== 'completed'; i++) {
@@ -170,7 +170,7 @@ test('a kernel module the host lacks parks that host, naming the module; the oth
   expect(aborted.code).toBe(1);
   const end = lastJsonLine<RunSummary & { failedStep: { id: string; message: string } }>(aborted.stdout);
   expect(end.status).toBe('failed');
-  expect(end.failedStep.id).toMatch(/^prepare:compute[12]$/);
+  expect(end.failedStep.id).toMatch(/^prepare:compute\d+$/);
   expect(end.failedStep.message).toContain('kernel lacks module "vrouter"');
-  expect(aborted.stdout).toMatch(/FAILED at step prepare:compute[12]: host compute[12]: step load kernel module/);
+  expect(aborted.stdout).toMatch(/FAILED at step prepare:compute\d+: host compute\d+: step load kernel module/);
 });
