@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { labDir } from '../lib/paths';
+import { clearedFaultsDir } from '../lib/paths';
 import type {
   ActivityFunctions, HealthRequest, HealthResult, ItemOutcome, PrepareRequest, PrepareResult, PullRequest, PullResult, QuorumRequest, QuorumResult,
   StartRequest, StartResult, SurveyedContainer, SurveyRequest, SurveyResult,
@@ -40,10 +40,6 @@ export function drawLatencyMs(latency: SimulationSpec['latencyMs'], random: () =
 
 // ---- faults ----
 
-/** Where `contrail-deploy simulate clear HOST` records that a host's permanent fault was fixed. */
-export function clearedFaultsDir(): string {
-  return path.join(labDir(), 'sim', 'cleared');
-}
 
 /** A number in [0, 1) from the host name (FNV-1a): the same hosts fail permanently on every run and every worker. */
 export function hostFraction(host: string): number {

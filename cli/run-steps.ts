@@ -3,7 +3,7 @@
 // filter can match.
 import { WorkflowFailedError, type WorkflowClient, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { partQuery, runSummaryQuery } from '../model/shared';
+import { partProgressQuery, partQuery, runSummaryQuery } from '../model/shared';
 import { expandSteps, type PartRecord, type PartResult, type RunSummary, type Step } from '../model/steps';
 
 export interface StepFilter {
@@ -40,7 +40,8 @@ export class PartReader {
 
   constructor(private readonly workflows: WorkflowClient) {}
 
-  async part(record: PartRecord): Promise<PartResult | undefined> {
+  /** A part's steps; a running part asked for its failures only answers with those (a small answer at scale). */
+  async part(record: PartRecord, failuresOnly = false): Promise<PartResult | undefined> {
     if (record.status === 'pending' || record.status === 'blocked') return undefined;
     const cached = this.closed.get(record.workflowId);
     if (cached) return cached;
@@ -51,14 +52,14 @@ export class PartReader {
       if (result) this.closed.set(record.workflowId, result);
       return result;
     }
-    return handle.query(partQuery).catch(() => undefined);
+    return handle.query(failuresOnly ? partProgressQuery : partQuery).catch(() => undefined);
   }
 
   /** The steps of the parts a filter can match, in the run's order. The records of running parts are brought up to
    *  date with their live counts on the way (the run learns them only when a part ends). */
   async steps(summary: RunSummary, filter: StepFilter = {}): Promise<Step[]> {
     const parts = summary.parts.filter((p) => mayMatch(p, filter));
-    const results = await Promise.all(parts.map((p) => this.part(p)));
+    const results = await Promise.all(parts.map((p) => this.part(p, Boolean(filter.failed))));
     parts.forEach((p, i) => {
       const r = results[i];
       if (r && (p.status === 'running' || p.status === 'parked')) Object.assign(p, { steps: r.counts, ...(r.hostStates ? { hostStates: r.hostStates } : {}) });

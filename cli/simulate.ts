@@ -3,7 +3,7 @@
 // simulated worker looks for them on each preparation attempt.
 import * as fs from 'fs';
 import * as path from 'path';
-import { clearedFaultsDir } from '../activities/simulated';
+import { clearedFaultsDir } from '../lib/paths';
 import { NAME } from '../model/catalog';
 import type { Command } from './command';
 import { UsageError } from './usage';

@@ -20,3 +20,8 @@ export function buildLogDir(): string {
 export function expandHome(p: string): string {
   return p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p;
 }
+
+/** Where `contrail-deploy simulate clear HOST` records that a simulated host's permanent fault was fixed. */
+export function clearedFaultsDir(): string {
+  return path.join(labDir(), 'sim', 'cleared');
+}

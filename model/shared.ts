@@ -42,6 +42,8 @@ export const decideUpdate = defineUpdate<{ steps: string[]; action: Decision['ac
 // per park.
 /** A part's steps as they stand (a running part; a closed one returns the same as its result). */
 export const partQuery = defineQuery<PartResult>('partSteps');
+/** The same, with only the steps that failed, are blocked or parked: what the live view at scale reads every second. */
+export const partProgressQuery = defineQuery<PartResult>('partProgress');
 /** Run -> part: an operator's decision on a step parked there (no step: abort every parked step and later ones). */
 export const decisionSignal = defineSignal<[Decision]>('decision');
 /** Part -> run: a step parked, or stopped waiting. */

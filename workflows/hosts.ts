@@ -137,6 +137,8 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
       await prepare(host);
       ready = pull(host, mine);
     } catch (e) {
+      const skipped = e instanceof Skipped;
+      steps.log.finish(stepId('pull', part.stage, host.name), skipped ? 'skipped' : 'blocked', `preparation of ${host.name} ${skipped ? 'was skipped by an operator' : 'failed'}`);
       ready = Promise.reject(e);
     }
     // The pull is not a gate: a start pulls its own image when the pull failed.
@@ -166,44 +168,58 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
     }
   }
 
-  async function bringUp(c: PlannedContainer, ready: Promise<unknown>): Promise<void> {
+  /** A container's start and gate: true when it is healthy; false when an operator skipped a step it needs (the
+   *  rollout goes on without it); throws when it failed or is blocked. */
+  async function bringUp(c: PlannedContainer, ready: Promise<unknown>): Promise<boolean> {
     const startId = stepId('start', c.name, c.host);
     const healthId = stepId('health', c.name, c.host);
-    const blocked = (reason: string) => {
-      steps.log.finish(startId, 'blocked', reason);
-      steps.log.finish(healthId, 'blocked', reason);
-      return new Blocked(reason);
+    const notRun = (status: 'blocked' | 'skipped', reason: string) => {
+      steps.log.finish(startId, status, reason);
+      steps.log.finish(healthId, status, reason);
     };
     const imageRef = input.refs[c.image];
-    if (!imageRef) throw blocked(input.unavailable[c.image] ?? `image ${c.image} was not pushed`);
+    if (!imageRef) {
+      notRun('blocked', input.unavailable[c.image] ?? `image ${c.image} was not pushed`);
+      throw new Blocked(`image ${c.image} was not pushed`);
+    }
     try {
       await ready;
-    } catch {
-      throw blocked(`preparation of ${c.host} failed`);
+    } catch (e) {
+      if (e instanceof Skipped) {
+        notRun('skipped', `not started: the preparation of ${c.host} was skipped by an operator`);
+        return false;
+      }
+      notRun('blocked', `preparation of ${c.host} failed`);
+      throw new Blocked(`preparation of ${c.host} failed`);
     }
     const host = hostRef(hosts.get(c.host)!);
     try {
       const started = await steps.run(startId, () => calls.call('deploy', 'startContainer', `start ${c.name} on ${c.host}`, { runId: input.runId, container: c, host, imageRef, registry: plan.registry, ssh: plan.ssh, ...simulate }), (r) => r.outcome);
       steps.containers[started.outcome]++;
     } catch (e) {
-      steps.log.finish(healthId, 'blocked', `start of ${c.name} failed`);
+      const skipped = e instanceof Skipped;
+      steps.log.finish(healthId, skipped ? 'skipped' : 'blocked', `start of ${c.name} ${skipped ? 'was skipped by an operator' : 'failed'}`);
+      if (skipped) return false;
       throw e;
     }
-    await steps.run(healthId, () => calls.call('health', 'checkHealth', `health gate ${c.name} on ${c.host}`, { container: c, host, ssh: plan.ssh, ...simulate }), (r) => `answered after ${r.answeredAfterMs} ms`).catch((e: unknown) => {
-      if (!(e instanceof Skipped)) throw e;
+    // A skipped gate lets the stage go on: the container runs, unproven.
+    return steps.run(healthId, () => calls.call('health', 'checkHealth', `health gate ${c.name} on ${c.host}`, { container: c, host, ssh: plan.ssh, ...simulate }), (r) => `answered after ${r.answeredAfterMs} ms`).then(() => true, (e: unknown) => {
+      if (e instanceof Skipped) return false;
+      throw e;
     });
   }
 
   /** A clustered service's gate: waits for a majority of its members to be healthy (or for that to become
    *  impossible), then asks them whether they have quorum. A minority that parks does not hold the stage. */
-  async function quorumGate(service: string, members: { c: PlannedContainer; done: Promise<void> }[]): Promise<boolean> {
+  async function quorumGate(service: string, members: { c: PlannedContainer; done: Promise<boolean> }[]): Promise<boolean> {
     const id = stepId('quorum', service);
     const need = quorumSize(members.length);
     const healthy: PlannedContainer[] = [];
     let failed = 0;
     await new Promise<void>((resolve) => {
       const settle = () => (healthy.length >= need || failed > members.length - need ? resolve() : undefined);
-      for (const m of members) m.done.then(() => healthy.push(m.c), () => failed++).then(settle, settle);
+      // A member an operator went on without (skipped) is not healthy: it counts against the quorum.
+      for (const m of members) m.done.then((ok) => (ok ? healthy.push(m.c) : failed++), () => failed++).then(settle, settle);
     });
     if (healthy.length < need) {
       steps.log.finish(id, 'blocked', `${healthy.length} of ${members.length} members healthy, ${need} needed for a quorum`);
@@ -253,15 +269,16 @@ function hostStates(all: Step[], hosts: string[]): HostStates {
 
 const containerKey = (c: PlannedContainer) => `${c.name}@${c.host}`;
 
+/** A container's outcome: true healthy, false gone on without by an operator; rejected when failed or blocked. */
 interface Deferred {
-  promise: Promise<void>;
-  resolve: () => void;
+  promise: Promise<boolean>;
+  resolve: (healthy: boolean) => void;
   reject: (e: unknown) => void;
 }
 
 function deferred(): Deferred {
   const d = {} as Deferred;
-  d.promise = new Promise<void>((resolve, reject) => Object.assign(d, { resolve, reject }));
+  d.promise = new Promise<boolean>((resolve, reject) => Object.assign(d, { resolve, reject }));
   // Observed by the gates; a rejection here is an outcome, not an unhandled error.
   d.promise.catch(() => undefined);
   return d;

@@ -3,7 +3,7 @@
 // on here) while independent branches go on. The run hears of each park, so `status` and the UI show it.
 import { ApplicationFailure, condition, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { SlotPolicy } from '../model/semaphore';
-import { decisionSignal, partQuery, stepParkedSignal, stepUnparkedSignal } from '../model/shared';
+import { decisionSignal, partProgressQuery, partQuery, stepParkedSignal, stepUnparkedSignal } from '../model/shared';
 import { compactStep, countSteps, StepLog, type DecisionAction, type HostStates, type PartResult, type Step } from '../model/steps';
 
 /** Thrown for a step that never ran because something it needs failed. */
@@ -36,6 +36,7 @@ export class PartSteps {
   constructor(private readonly ctx: PartContext) {
     this.abortAll = Boolean(ctx.abortAll);
     setHandler(partQuery, () => this.result());
+    setHandler(partProgressQuery, () => this.result((s) => s.status === 'failed' || s.status === 'blocked' || s.status === 'parked'));
     setHandler(decisionSignal, (d) => {
       if (!d.step) {
         if (d.action === 'abort') this.abortAll = true;
@@ -111,13 +112,13 @@ export class PartSteps {
   }
 
   /** The part's record: compact steps, failures, counts. */
-  result(): PartResult {
+  result(only: (s: Step) => boolean = () => true): PartResult {
     const steps = this.log.all();
     return {
       workflowId: this.workflowId,
       ...(this.ctx.stage ? { stage: this.ctx.stage } : {}),
       ...(this.ctx.batch ? { batch: this.ctx.batch } : {}),
-      steps: steps.map(compactStep),
+      steps: steps.filter(only).map(compactStep),
       failures: this.failures,
       counts: countSteps(steps),
       ...(this.hostStates ? { hostStates: this.hostStates() } : {}),

@@ -1,28 +1,36 @@
 // Fan-out on twelve lab hosts (one controller, eleven compute hosts): topology/fanout.yaml through the CLI, with
-// `concurrency.hosts: 4`, a compute canary and 25% batches. Read back from the step times `status` reports and from
-// the creation time each host's own Docker engine records: never more than 4 hosts in flight, each batch after the one
-// before, and compute7 (a kernel module this kernel lacks) parked while the rest of its batch comes up; then an abort
-// fails the run at compute7 and the batches after its own never start.
+// `concurrency.hosts: 4`. The openstack stage brings up an agent on eleven hosts in one batch: read back from the step
+// times `status` reports and from the creation time each host's own Docker engine records, 4 hosts were in flight at
+// once there and never more (the limit binds). The compute stage goes as a canary then 25% batches, each after the one
+// before; compute7 (a kernel module this kernel lacks, prepared in the compute stage: it runs nothing earlier) parks
+// while the rest of its batch comes up, and the next batch waits. `skip --force` of its preparation goes on without
+// it: its container is recorded as skipped, the later batches come up and the run completes.
 // The lab goes back to the number of hosts it had before (3 in CI): other e2e tests expect exactly the default three.
 import * as path from 'path';
 import { PROJECT_ROOT } from '../../lib/paths';
-import type { RunSummary, Step } from '../../model/steps';
-import { hostContainer, maxOverlap, ms, runSteps, type HostContainer, type Interval } from '../helpers/fanout';
+import type { PartRecord, RunSummary, Step } from '../../model/steps';
+import { hostContainer, maxOverlap, ms, runSteps, smokeImages, stageWindows, type HostContainer, type Interval } from '../helpers/fanout';
 import { cli, labStatus, lastJsonLine, sshRun, startWorker, uniqueSuffix, type LabStatus, type WorkerProcess } from '../helpers/lab';
 
 jest.setTimeout(10 * 60 * 1000);
 
 const TOPOLOGY = path.join(PROJECT_ROOT, 'topology', 'fanout.yaml');
 const LIMIT = 4; // concurrency.hosts in topology/fanout.yaml
-const PORT = 8120; // the compute service's port there
 const CONTROLLER = 'controller1';
 const BROKEN = 'compute7';
 const COMPUTE = Array.from({ length: 11 }, (_, i) => `compute${i + 1}`);
-// A canary, then ceil(11 x 25%) = 3 hosts at a time.
+// The stages that run something, in order, with their service and its port there.
+const STAGES = {
+  common: { service: 'fanout-ctl', port: 8121, hosts: [CONTROLLER] },
+  // Every host but compute7 (the agent role): 11 hosts, one batch, 4 at a time.
+  openstack: { service: 'fanout-agent', port: 8122, hosts: [CONTROLLER, ...COMPUTE.filter((h) => h !== BROKEN)] },
+  compute: { service: 'fanout-web', port: 8120, hosts: COMPUTE },
+};
+type Stage = keyof typeof STAGES;
+// The compute stage: a canary, then ceil(11 x 25%) = 3 hosts at a time.
 const BATCHES = [['compute1'], ['compute2', 'compute3', 'compute4'], ['compute5', 'compute6', 'compute7'], ['compute8', 'compute9', 'compute10'], ['compute11']];
-const service = (host: string) => (host === CONTROLLER ? 'fanout-ctl' : 'fanout-web');
-const healthId = (host: string) => `health:${service(host)}@${host}`;
-const startId = (host: string) => `start:${service(host)}@${host}`;
+const healthId = (stage: Stage, host: string) => `health:${STAGES[stage].service}@${host}`;
+const startId = (stage: Stage, host: string) => `start:${STAGES[stage].service}@${host}`;
 // What the run may leave on the hosts that outlive this test (the other nine go when the lab shrinks back).
 const KEPT: Record<string, string[]> = { controller1: ['/dockervolumes/fanout'], compute1: ['/var/lib/nova/instances'], compute2: ['/var/lib/nova/instances'] };
 
@@ -44,7 +52,7 @@ beforeAll(async () => {
   lab = labStatus();
   for (const [host, paths] of Object.entries(KEPT)) {
     absentBefore.set(host, sshRun(lab, host, paths.map((p) => `test -e ${p} || echo ${p}`).join('; ')).stdout.split('\n').filter(Boolean));
-    imagesBefore.set(host, new Set(sshRun(lab, host, 'docker image ls -q --no-trunc').stdout.split('\n').filter(Boolean)));
+    imagesBefore.set(host, smokeImages(lab, host));
   }
   // Nothing left from an earlier run: the run's survey would find it running and create nothing.
   const down = await cli(['down', TOPOLOGY, '--json'], env);
@@ -59,9 +67,10 @@ afterAll(async () => {
   if (!lab) return;
   await cli(['down', TOPOLOGY, '--purge-data', '--json'], env);
   for (const [host, paths] of absentBefore) if (paths.length) sshRun(lab, host, `rm -rf ${paths.join(' ')}`);
+  // Only the smoke images this run pulled; one another test's container uses stays (docker rmi without --force).
   for (const [host, before] of imagesBefore) {
-    const added = sshRun(lab, host, 'docker image ls -q --no-trunc').stdout.split('\n').filter((id) => id && !before.has(id));
-    if (added.length) sshRun(lab, host, `docker rmi ${[...new Set(added)].join(' ')} >/dev/null`);
+    const added = [...smokeImages(lab, host)].filter((id) => !before.has(id));
+    if (added.length) sshRun(lab, host, `docker rmi ${added.join(' ')} >/dev/null 2>&1`);
   }
   if (hostsBefore && hostsBefore !== 12) await cli(['lab', 'up', '--hosts', String(hostsBefore)]);
 });
@@ -78,10 +87,15 @@ test('lab up --hosts 12: a controller and eleven compute hosts, each with its ow
   expect(new Set(engines).size).toBe(12);
 });
 
+const address = (host: string) => lab.hosts.find((x) => x.name === host)!.address;
+async function answers(host: string, stage: Stage): Promise<string> {
+  return (await fetch(`http://${address(host)}:${STAGES[stage].port}/smoke.conf`)).text();
+}
+
 let parkedSteps: Map<string, Step>;
 let parkedAt: Map<string, HostContainer | undefined>;
 
-test('the run parks on compute7, naming the missing module, while the other hosts of its batch come up', async () => {
+test('the run parks on compute7 in the compute stage, naming the missing module, while the other hosts of its batch come up', async () => {
   const run = await cli(['run', TOPOLOGY, '--json'], env);
   expect(run.code).toBe(3);
   const summary = lastJsonLine<Summary>(run.stdout);
@@ -95,116 +109,159 @@ test('the run parks on compute7, naming the missing module, while the other host
   let steps: Step[] = [];
   for (let i = 0; i < 60; i++) {
     steps = (await runSteps(runId, env)).steps;
-    if (others.every((h) => steps.find((s) => s.id === healthId(h))?.status === 'completed')) break;
+    if (others.every((h) => steps.find((s) => s.id === healthId('compute', h))?.status === 'completed')) break;
     await new Promise((r) => setTimeout(r, 2000));
   }
   parkedSteps = new Map(steps.map((s) => [s.id, s]));
-  expect(parkedSteps.get(`prepare:${BROKEN}`)?.status).toBe('parked');
-  for (const h of others) expect(parkedSteps.get(healthId(h))?.status).toBe('completed');
+  // compute7 ran nothing before: it is prepared, and parks, in the compute stage, in its batch.
+  expect(parkedSteps.get(`prepare:${BROKEN}`)).toMatchObject({ status: 'parked', stage: 'compute' });
+  expect(parkedSteps.get(startId('compute', BROKEN))?.batch).toMatch(/^compute batch 3 of 5/);
+  for (const h of others) expect(parkedSteps.get(healthId('compute', h))?.status).toBe('completed');
   // ... and answer, from the container this run made on each host.
   for (const h of others) {
-    const c = hostContainer(lab, h, 'fanout-web');
-    expect(c).toMatchObject({ running: true, run: runId });
-    const address = lab.hosts.find((x) => x.name === h)!.address;
-    expect(await (await fetch(`http://${address}:${PORT}/smoke.conf`)).text()).toContain(`host_ip = ${address}\n`);
+    expect(hostContainer(lab, h, STAGES.compute.service)).toMatchObject({ running: true, run: runId });
+    expect(await answers(h, 'compute')).toContain(`host_ip = ${address(h)}\n`);
   }
-  expect(hostContainer(lab, BROKEN, 'fanout-web')).toBeUndefined();
+  expect(hostContainer(lab, BROKEN, STAGES.compute.service)).toBeUndefined();
   // The next batch waits for the parked host's decision: a while later it still has not started.
   await new Promise((r) => setTimeout(r, 5000));
   const later = new Map((await runSteps(runId, env)).steps.map((s) => [s.id, s]));
   expect(later.get(`prepare:${BROKEN}`)?.status).toBe('parked');
-  parkedAt = new Map(BATCHES[3].map((h) => [h, hostContainer(lab, h, 'fanout-web')]));
+  parkedAt = new Map(BATCHES[3].map((h) => [h, hostContainer(lab, h, STAGES.compute.service)]));
   for (const h of BATCHES[3]) {
     expect(parkedAt.get(h)).toBeUndefined();
-    expect(later.get(startId(h))?.startTime).toBeUndefined();
+    expect(later.get(startId('compute', h))?.startTime).toBeUndefined();
   }
 });
 
 let summary: Summary;
+let all: Step[];
 let steps: Map<string, Step>;
-const containers = new Map<string, HostContainer | undefined>();
-/** The hosts whose container came up in this run (the checks of order and concurrency are on these). */
-let ran: string[] = [];
+let parts: PartRecord[];
+/** Each stage's container on each of its hosts, as the host's engine records it. */
+const containers = new Map<Stage, Map<string, HostContainer | undefined>>();
+const created = (stage: Stage, host: string) => containers.get(stage)!.get(host)!.created;
 
-test('abort on compute7: the run fails naming its preparation; the batches after its own never start', async () => {
+test('skip --force of compute7\'s preparation: its container is skipped, the later batches come up, the run completes', async () => {
   expect(runId).toBeDefined();
-  const aborted = await cli(['abort', runId!, '--step', `prepare:${BROKEN}`, '--json'], env);
-  summary = lastJsonLine<Summary>(aborted.stdout);
+  const skipped = await cli(['skip', runId!, '--step', `prepare:${BROKEN}`, '--force', '--json'], env);
+  summary = lastJsonLine<Summary>(skipped.stdout);
   const view = await runSteps(runId!, env);
-  steps = new Map(view.steps.map((s) => [s.id, s]));
-  for (const h of [CONTROLLER, ...COMPUTE]) containers.set(h, hostContainer(lab, h, service(h)));
-  ran = [CONTROLLER, ...COMPUTE].filter((h) => steps.get(healthId(h))?.status === 'completed' && containers.get(h)?.run === runId);
+  all = view.steps;
+  parts = view.parts;
+  steps = new Map(all.map((s) => [s.id, s]));
+  for (const stage of Object.keys(STAGES) as Stage[]) containers.set(stage, new Map([CONTROLLER, ...COMPUTE].map((h) => [h, hostContainer(lab, h, STAGES[stage].service)])));
 
-  // As the CLI reports it: exit 1, failed at compute7's preparation, with the module named.
-  expect(aborted.code).toBe(1);
-  expect(summary.status).toBe('failed');
-  expect(summary.failedStep?.id).toBe(`prepare:${BROKEN}`);
-  expect(summary.failedStep?.message).toContain('kernel lacks module "cdlab_no_such_module"');
-  expect(aborted.stdout).toContain(`FAILED at step prepare:${BROKEN}`);
-  expect(view.status).toBe('failed');
-  expect(summary.decisions?.map((d) => [d.action, d.step])).toEqual([['abort', `prepare:${BROKEN}`]]);
-  // The controller and compute1-6 came up; compute7's container was never started; the batch failed, so the two
-  // after it were never started either.
-  expect(ran).toEqual([CONTROLLER, ...BATCHES.slice(0, 3).flat().filter((h) => h !== BROKEN)]);
-  expect(summary.containers).toEqual({ created: ran.length, recreated: 0, unchanged: 0 });
-  expect(steps.get(`prepare:${BROKEN}`)?.status).toBe('failed');
-  expect([steps.get(startId(BROKEN))?.status, steps.get(healthId(BROKEN))?.status]).toEqual(['blocked', 'blocked']);
-  for (const h of [BROKEN, ...BATCHES[3], ...BATCHES[4]]) expect([h, containers.get(h)]).toEqual([h, undefined]);
-  expect(view.parts.filter((p) => /^compute batch [45] of 5/.test(p.label)).map((p) => [p.label, p.status, p.detail])).toEqual([
-    ['compute batch 4 of 5', 'blocked', 'compute batch 3 of 5 failed'],
-    ['compute batch 5 of 5', 'blocked', 'compute batch 3 of 5 failed'],
+  // As the CLI reports it: exit 0, completed, the decision recorded.
+  expect([skipped.code, skipped.code ? `${skipped.stderr}${skipped.stdout}` : '']).toEqual([0, '']);
+  expect(summary.status).toBe('completed');
+  expect(summary.failedStep ?? undefined).toBeUndefined();
+  expect(summary.decisions?.map((d) => [d.action, d.step])).toEqual([['skip', `prepare:${BROKEN}`]]);
+  expect(view.status).toBe('completed');
+  expect(parts.map((p) => [p.label, p.status])).toEqual([
+    ['images', 'completed'],
+    ['stage common', 'completed'],
+    ['stage openstack', 'completed'],
+    ...BATCHES.map((_, i) => [expect.stringMatching(new RegExp(`^compute batch ${i + 1} of 5`)), 'completed']),
   ]);
-  for (const h of [...BATCHES[3], ...BATCHES[4]]) expect([h, steps.get(startId(h))?.startTime]).toEqual([h, undefined]);
-});
 
-test('batches follow one another: canary, then 3 at a time, each created after every health gate of the one before', () => {
-  expect(steps).toBeDefined();
-  // The batches as the steps label them (every batch that ran; at least the canary and the two after it).
-  const byBatch = new Map<number, string[]>();
-  for (const h of COMPUTE.filter((x) => steps.get(startId(x)))) {
-    const label = steps.get(startId(h))?.batch ?? '';
-    const index = Number(/^compute batch (\d+) of 5/.exec(label)?.[1]);
-    byBatch.set(index, [...(byBatch.get(index) ?? []), h]);
-  }
-  const labelled = [...byBatch.entries()].sort((a, b) => a[0] - b[0]);
-  expect(labelled.map(([index]) => index)).toEqual(labelled.map((_, i) => i + 1));
-  expect(labelled.length).toBeGreaterThanOrEqual(3);
-  expect(labelled.map(([, hosts]) => hosts)).toEqual(BATCHES.slice(0, labelled.length));
-  expect(steps.get(startId('compute1'))?.batch).toMatch(/^compute batch 1 of 5 \(canary\)/);
+  // compute7: its preparation, pull, start and gate skipped, the container never started; no step left to do.
+  expect(all.filter((s) => s.status === 'pending' || s.status === 'running' || s.status === 'parked')).toEqual([]);
+  const notCompleted = all.filter((s) => s.host && s.status !== 'completed');
+  expect(notCompleted.map((s) => [s.id, s.status])).toEqual(
+    expect.arrayContaining([`prepare:${BROKEN}`, `pull:compute@${BROKEN}`, startId('compute', BROKEN), healthId('compute', BROKEN)].map((id) => [id, 'skipped'])),
+  );
+  expect(notCompleted).toHaveLength(4);
+  for (const id of [startId('compute', BROKEN), healthId('compute', BROKEN)]) expect(steps.get(id)?.detail).toBe(`not started: the preparation of ${BROKEN} was skipped by an operator`);
+  for (const stage of Object.keys(STAGES) as Stage[]) expect([stage, containers.get(stage)!.get(BROKEN)]).toEqual([stage, undefined]);
 
-  // The controller's stage first, then each batch: every container of batch k (as its engine recorded it) was
-  // created after every health gate of batch k-1 ended.
-  const groups = [[CONTROLLER], ...BATCHES].map((g) => g.filter((h) => ran.includes(h) || h === BROKEN)).filter((g) => g.some((h) => ran.includes(h)));
-  for (let k = 1; k < groups.length; k++) {
-    const gatesEnd = Math.max(...groups[k - 1].filter((h) => steps.get(healthId(h))?.status === 'completed').map((h) => ms(steps.get(healthId(h))!.endTime)));
-    for (const h of groups[k].filter((x) => ran.includes(x))) {
-      expect([h, containers.get(h)!.created > gatesEnd]).toEqual([h, true]);
+  // Every other planned container runs from this run and answers: 1 + 11 + 10 created.
+  for (const stage of Object.keys(STAGES) as Stage[]) {
+    for (const h of STAGES[stage].hosts.filter((x) => x !== BROKEN)) {
+      expect([stage, h, containers.get(stage)!.get(h)]).toEqual([stage, h, expect.objectContaining({ running: true, run: runId })]);
+      expect(await answers(h, stage)).toContain(`host_ip = ${address(h)}\n`);
     }
   }
+  expect(summary.containers).toEqual({ created: 22, recreated: 0, unchanged: 0 });
+
+  // compute8-11 came up after the decision and after every gate of compute7's batch.
+  const decided = ms(summary.decisions![0].at);
+  const batch3Gates = Math.max(...BATCHES[2].filter((h) => h !== BROKEN).map((h) => ms(steps.get(healthId('compute', h))!.endTime)));
+  for (const h of [...BATCHES[3], ...BATCHES[4]]) {
+    expect([h, created('compute', h) > batch3Gates, created('compute', h) > decided]).toEqual([h, true, true]);
+  }
 });
 
-test(`at no time more than ${LIMIT} hosts in flight; each container created inside its host's window`, () => {
+test('stages and batches follow one another: each container created after every health gate before it', () => {
   expect(steps).toBeDefined();
-  // In flight: from the host's preparation start to its last health gate's end. compute7 only until it parked (a
-  // parked step gives its slot back).
-  const windows: Interval[] = [...ran, BROKEN].map((h) => {
-    const prepare = steps.get(`prepare:${h}`)!;
-    const to = h === BROKEN ? ms(parkedSteps.get(`prepare:${h}`)?.endTime) : ms(steps.get(healthId(h))?.endTime);
-    return { name: h, from: ms(prepare.startTime), to };
-  });
+  // The compute batches as the steps label them: the canary, then 3 at a time.
+  const byBatch = new Map<number, string[]>();
+  for (const h of COMPUTE) {
+    const index = Number(/^compute batch (\d+) of 5/.exec(steps.get(startId('compute', h))?.batch ?? '')?.[1]);
+    byBatch.set(index, [...(byBatch.get(index) ?? []), h]);
+  }
+  expect([...byBatch.entries()].sort((a, b) => a[0] - b[0])).toEqual(BATCHES.map((hosts, i) => [i + 1, hosts]));
+  expect(steps.get(startId('compute', 'compute1'))?.batch).toMatch(/^compute batch 1 of 5 \(canary\)/);
+  for (const h of STAGES.openstack.hosts) expect([h, steps.get(startId('openstack', h))?.batch]).toEqual([h, undefined]);
+
+  // common, openstack, then each compute batch: every container of a group (as its engine recorded it) was created
+  // after every health gate of the group before ended.
+  const groups: [Stage, string[]][] = [['common', STAGES.common.hosts], ['openstack', STAGES.openstack.hosts], ...BATCHES.map((b) => ['compute', b.filter((h) => h !== BROKEN)] as [Stage, string[]])];
+  for (let k = 1; k < groups.length; k++) {
+    const [before, earlier] = groups[k - 1];
+    const gatesEnd = Math.max(...earlier.map((h) => ms(steps.get(healthId(before, h))!.endTime)));
+    const [stage, hosts] = groups[k];
+    for (const h of hosts) expect([stage, h, created(stage, h) > gatesEnd]).toEqual([stage, h, true]);
+  }
+});
+
+/** "4 hosts in flight at <time>: controller1, compute1, ..." */
+const described = (m: ReturnType<typeof maxOverlap>) => `${m.count} hosts in flight at ${new Date(m.at).toISOString()}: ${m.names.join(', ')}`;
+
+test(`openstack stage, 11 hosts in one batch: ${LIMIT} in flight at once and never more, by step times and by the engines`, () => {
+  expect(steps).toBeDefined();
+  // One part for the stage's 11 hosts, one batch; compute hosts are prepared there (their first stage), the
+  // controller was prepared in the common stage.
+  expect(parts.find((p) => p.label === 'stage openstack')).toMatchObject({ hosts: 11, status: 'completed' });
+  for (const h of STAGES.openstack.hosts) expect([h, steps.get(`prepare:${h}`)?.stage]).toEqual([h, h === CONTROLLER ? 'common' : 'openstack']);
+  const windows = stageWindows(all, 'openstack');
+  expect(windows.map((w) => w.name).sort()).toEqual([...STAGES.openstack.hosts].sort());
   for (const w of windows) expect([w.name, w.from < w.to]).toEqual([w.name, true]);
   const most = maxOverlap(windows);
-  const report = `${most.count} hosts in flight at ${new Date(most.at).toISOString()}: ${most.names.join(', ')}`;
-  expect([most.count <= LIMIT, report]).toEqual([true, report]);
+  console.log(`openstack stage, step times: ${described(most)}`);
+  expect(described(most)).toMatch(new RegExp(`^${LIMIT} hosts`));
+
+  // By the engines' clocks: each container was created during its start step, inside its host's window; from its
+  // creation to its gate's end the host was in flight, and 4 such spans overlap, never 5.
+  const engineSpans: Interval[] = windows.map((w) => {
+    const start = steps.get(startId('openstack', w.name))!;
+    const at = created('openstack', w.name);
+    expect([w.name, at >= ms(start.startTime) && at <= ms(start.endTime), at > w.from && at < w.to]).toEqual([w.name, true, true]);
+    return { name: w.name, from: at, to: w.to };
+  });
+  const byEngines = maxOverlap(engineSpans);
+  console.log(`openstack stage, container creation times: ${described(byEngines)}`);
+  expect(described(byEngines)).toMatch(new RegExp(`^${LIMIT} hosts`));
+  // ... and the fifth container waited for a host to finish: created after the earliest gate end.
+  const order = [...engineSpans].sort((a, b) => a.from - b.from);
+  expect(order[LIMIT].from).toBeGreaterThan(Math.min(...order.slice(0, LIMIT).map((s) => s.to)));
+});
+
+test(`compute stage: never more than ${LIMIT} hosts in flight; a batch of 3 is not serialized`, () => {
+  expect(steps).toBeDefined();
+  // compute7 was in flight from its preparation until it parked (a parked step gives its slot back); after the skip
+  // its steps were recorded at once, without running.
+  const windows = [...stageWindows(all, 'compute'), { name: BROKEN, from: ms(parkedSteps.get(`prepare:${BROKEN}`)?.startTime), to: ms(parkedSteps.get(`prepare:${BROKEN}`)?.endTime) }];
+  expect(windows.map((w) => w.name).sort()).toEqual([...COMPUTE].sort());
+  for (const w of windows) expect([w.name, w.from < w.to]).toEqual([w.name, true]);
+  const most = maxOverlap(windows);
+  console.log(`compute stage, step times: ${described(most)}`);
+  expect([most.count <= LIMIT, described(most)]).toEqual([true, described(most)]);
   // The limit does not serialize a batch: the three hosts of batch 2 were in flight together.
   expect(maxOverlap(windows.filter((w) => BATCHES[1].includes(w.name))).count).toBe(3);
-
-  // Cross-check with the engines' clocks: each container was created between its start step's start and end, so
-  // inside its host's window.
   for (const w of windows.filter((x) => x.name !== BROKEN)) {
-    const start = steps.get(startId(w.name))!;
-    const created = containers.get(w.name)!.created;
-    expect([w.name, created >= ms(start.startTime) && created <= ms(start.endTime)]).toEqual([w.name, true]);
-    expect([w.name, created > w.from && created < w.to]).toEqual([w.name, true]);
+    const start = steps.get(startId('compute', w.name))!;
+    const at = created('compute', w.name);
+    expect([w.name, at >= ms(start.startTime) && at <= ms(start.endTime), at > w.from && at < w.to]).toEqual([w.name, true, true]);
   }
 });

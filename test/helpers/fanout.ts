@@ -50,3 +50,23 @@ export function maxOverlap(intervals: Interval[]): { count: number; at: number; 
 }
 
 export const ms = (iso: string | undefined): number => (iso ? Date.parse(iso) : NaN);
+
+/** Each host's time in flight in one stage, by the run's step times: from its first step there (its preparation, in
+ *  the stage it is prepared in; else its pull) to the end of its last health gate there. Only hosts whose gates there
+ *  all completed: how long another held its slot is for the caller to say. */
+export function stageWindows(steps: Step[], stage: string): Interval[] {
+  const hosts = [...new Set(steps.filter((s) => s.stage === stage && s.kind === 'health').map((s) => s.host!))];
+  return hosts.flatMap((host) => {
+    const mine = steps.filter((s) => s.stage === stage && s.host === host);
+    const gates = mine.filter((s) => s.kind === 'health');
+    if (gates.some((g) => g.status !== 'completed')) return [];
+    const first = mine.find((s) => s.kind === 'prepare') ?? mine.find((s) => s.kind === 'pull');
+    return [{ name: host, from: ms(first?.startTime), to: Math.max(...gates.map((g) => ms(g.endTime))) }];
+  });
+}
+
+/** The smoke images (smoke-base, smoke-web) in a lab host's engine, by id: the only images a fan-out run pulls. */
+export function smokeImages(lab: LabStatus, host: string): Set<string> {
+  const listed = sshRun(lab, host, "docker image ls --no-trunc --format '{{.ID}} {{.Repository}}'").stdout.split('\n');
+  return new Set(listed.map((l) => l.split(' ')).filter(([id, repo]) => id && /\/smoke-(base|web)$/.test(repo ?? '')).map(([id]) => id));
+}

@@ -58,6 +58,8 @@ interface StubOptions {
   /** What the hosts already run (by container name); the survey reports nothing else. */
   running?: Record<string, { imageRef: string; healthy: boolean; inQuorum?: boolean }>;
   failSurvey?: boolean;
+  /** A host whose preparation fails (a kernel module it lacks). */
+  failPrepare?: string;
 }
 
 function stubs(events: string[], opts: StubOptions = {}): typeof activities {
@@ -101,6 +103,7 @@ function stubs(events: string[], opts: StubOptions = {}): typeof activities {
     },
     async prepareHost(req) {
       events.push(`prepare ${req.host.name}`);
+      if (req.host.name === opts.failPrepare) throw ApplicationFailure.nonRetryable(`host ${req.host.name}: the kernel lacks module "vrouter"`, 'KernelModuleMissing');
       return { host: req.host.name, dockerVersion: '20.10', items: [] };
     },
     async startContainer(req) {
@@ -316,6 +319,28 @@ test('compute hosts roll out in batches: the canary first, then a share at a tim
   expect(failed.failedStep?.id).toBe('health:vr-c3@c3');
   expect(events2.some((e) => e.startsWith('start vr-c4'))).toBe(false);
   expect(failed.parts.find((p) => p.workflowId === 'wf-batch-fail/stage/compute/batch-3-of-3')).toMatchObject({ status: 'blocked', detail: 'compute batch 2 of 3 failed', hosts: 1 });
+});
+
+test('a host whose preparation is skipped (--force): its containers are skipped, its batch and the later ones go on, the run completes', async () => {
+  const hosts = ['c1', 'c2', 'c3', 'c4'];
+  const p = plan([image('a', null)], [{ name: 'compute', containers: hosts.map((h) => container(`vr-${h}`, 'a', 'compute', h)) }]);
+  const computePlan: Plan = { ...p, hosts: hosts.map((h) => ({ ...p.hosts[0], name: h })), rollout: { computeCanary: 1, computeBatchPercent: 50, parkTimeoutSeconds: 3600 } };
+  const events: string[] = [];
+  await withWorkers(stubs(events, { failPrepare: 'c2' }), 'wf-skip-host', async (start) => {
+    const h = await start();
+    await waitForSummary(h, (s) => s.parked?.[0]?.id === 'prepare:c2');
+    const refused = await h.executeUpdate(decideUpdate, { args: [{ action: 'skip', step: 'prepare:c2' }] }).then(() => 'accepted', (e: Error & { cause?: Error }) => e.cause?.message ?? e.message);
+    expect(refused).toMatch(/has dependents \(start:vr-c2@c2\).*--force/);
+    await h.executeUpdate(decideUpdate, { args: [{ action: 'skip', step: 'prepare:c2', force: true }] });
+    const done = await withSteps(await h.result());
+    expect(done.status).toBe('completed');
+    expect(done.steps.find((x) => x.id === 'start:vr-c2@c2')).toMatchObject({ status: 'skipped', detail: 'not started: the preparation of c2 was skipped by an operator' });
+    expect(done.steps.find((x) => x.id === 'pull:compute@c2')?.status).toBe('skipped');
+    // The other host of its batch and the last batch came up.
+    for (const c of ['vr-c3', 'vr-c4']) expect(events).toContain(`healthy ${c}`);
+    expect(done.parts.map((x) => x.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    expect(done.steps.filter((x) => x.status === 'pending')).toEqual([]);
+  }, computePlan);
 });
 
 // --- Parking: a step that still fails waits for an operator decision; independent branches go on.
