@@ -68,18 +68,23 @@ export function containersOf(compact: Pick<CompactPlan, 'hosts'>, stage: Compact
   return stage.services.flatMap((s) => s.hosts.map((i) => fromTemplate(s.template, compact.hosts[i])));
 }
 
-/** The part of a plan that one host group works on: those hosts, one stage's containers on them, no images. */
-export function compactSlice(compact: CompactPlan, stageName: string, hostNames: string[]): CompactPlan {
+/** The part of a plan that one host group works on: those hosts, one stage's containers on them (first), no images;
+ *  with `ahead`, also the later stages' containers on those hosts (for a survey of everything they will run). */
+export function compactSlice(compact: CompactPlan, stageName: string, hostNames: string[], ahead = false): CompactPlan {
   const wanted = new Set(hostNames);
   const kept = compact.hosts.map((h, i) => ({ h, i })).filter(({ h }) => wanted.has(h.name));
   const newIndex = new Map(kept.map(({ i }, j) => [i, j]));
-  const stage = compact.stages.find((s) => s.name === stageName);
-  const services = (stage?.services ?? [])
-    .map((s) => ({ template: s.template, hosts: s.hosts.filter((i) => newIndex.has(i)).map((i) => newIndex.get(i)!) }))
-    .filter((s) => s.hosts.length);
+  const at = compact.stages.findIndex((s) => s.name === stageName);
+  const stages = at < 0 ? [{ name: stageName, services: [] }] : compact.stages.slice(at, ahead ? undefined : at + 1);
+  const sliced = stages.map((stage) => ({
+    name: stage.name,
+    services: stage.services
+      .map((s) => ({ template: s.template, hosts: s.hosts.filter((i) => newIndex.has(i)).map((i) => newIndex.get(i)!) }))
+      .filter((s) => s.hosts.length),
+  }));
   const profiles = new Interned<CompactPlan['profiles'][number]>();
   const hosts = kept.map(({ h }) => ({ ...h, profile: profiles.index(compact.profiles[h.profile]) }));
-  return { ...compact, images: [], hosts, profiles: profiles.values, stages: [{ name: stageName, services }] };
+  return { ...compact, images: [], hosts, profiles: profiles.values, stages: [sliced[0], ...sliced.slice(1).filter((s) => s.services.length)] };
 }
 
 function templateOf(c: PlannedContainer): CompactService['template'] {

@@ -1,6 +1,7 @@
 // Names shared by the CLI, workers and workflows: task queues, search attributes, queries.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { SurveyedContainer } from './activity-types';
 import type { Decision, ParkedStep, PartResult, RunSummary } from './steps';
 
 export interface TaskQueues {
@@ -49,8 +50,19 @@ export const decisionSignal = defineSignal<[Decision]>('decision');
 /** Part -> run: a step parked, or stopped waiting. */
 export const stepParkedSignal = defineSignal<[ParkedStep & { part: string }]>('stepParked');
 export const stepUnparkedSignal = defineSignal<[{ step: string; part: string }]>('stepUnparked');
-/** Images part -> run: an image is pushed (its ref) or will not be (why). */
-export const imageSettledSignal = defineSignal<[{ image: string; ref?: string; failed?: string }]>('imageSettled');
+/** Images part -> run: images pushed (their refs) or that will not be (why); those settled together, in one signal. */
+export const imagesSettledSignal = defineSignal<[{ image: string; ref?: string; failed?: string }[]]>('imagesSettled');
 /** Host part -> run: the part's gate (every plain container healthy, every cluster in quorum), or its failure; the part
  *  may still wait on a parked minority member after it. */
-export const partGateSignal = defineSignal<[{ part: string; ok: boolean; settled: boolean }]>('partGate');
+export const partGateSignal = defineSignal<[PartGate]>('partGate');
+
+export interface PartGate {
+  part: string;
+  ok: boolean;
+  settled: boolean;
+  /** What the part's survey found of its hosts' containers in later stages (while surveys may settle parts): the run
+   *  passes it on, so each host is surveyed once. */
+  surveyedAhead?: Record<string, SurveyedContainer[]>;
+  /** When the gate did not pass: the step that kept it shut. */
+  stoppedBy?: { id: string; message: string };
+}

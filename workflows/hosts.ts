@@ -23,6 +23,8 @@ export interface HostPartInput {
   unavailable: Record<string, string>;
   /** Whether what already runs may settle this part (every earlier part was settled so). */
   settle: boolean;
+  /** Survey results of hosts an earlier part surveyed (their later stages included), by host. */
+  surveyed?: Record<string, SurveyedContainer[]>;
   queues: TaskQueues;
   abortAll?: boolean;
 }
@@ -37,8 +39,10 @@ export interface HostPartResult extends PartResult {
 export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult> {
   const { part } = input;
   const plan = expandPlan(input.plan);
-  const stage = plan.stages[0];
+  const [stage, ...later] = plan.stages;
   const containers = stage?.containers ?? [];
+  // The containers these hosts run in later stages (a slice made for a settling part has them): surveyed here too.
+  const laterOn = (host: string) => later.flatMap((s) => s.containers.filter((c) => c.host === host));
   const batch = part.batch ? batchName(part.batch) : undefined;
   const steps = new PartSteps({ runId: input.runId, stage: part.stage, batch, parkTimeoutSeconds: plan.rollout.parkTimeoutSeconds, abortAll: input.abortAll });
   const calls = new ActivityCaller(input.queues, Boolean(plan.simulate));
@@ -46,7 +50,8 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
   const hosts = new Map(plan.hosts.map((h) => [h.name, h]));
   const containersOn = new Map(plan.hosts.map((h) => [h.name, containers.filter((c) => c.host === h.name)]));
   const busy = plan.hosts.filter((h) => containersOn.get(h.name)!.length);
-  registerSteps(steps, part, containersOn, containers, input.settle);
+  const surveyedBefore = input.surveyed ?? {};
+  registerSteps(steps, part, containersOn, containers, input.settle ? (h) => !surveyedBefore[h] : () => false);
   steps.hostStates = () => hostStates(steps.log.all(), part.hosts);
   const slots = new Semaphore(part.slots);
 
@@ -63,8 +68,14 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
 
   // What already runs: asked per host (within the slots), while every earlier part was settled the same way.
   let settled = false;
+  const surveyedAhead: Record<string, SurveyedContainer[]> = {};
   if (input.settle) {
-    const surveys = new Map(await Promise.all(busy.map(async (h) => [h.name, await slots.run(() => survey(h))] as const)));
+    const found = (h: PlannedHost) => (surveyedBefore[h.name] ? Promise.resolve(new Map(surveyedBefore[h.name].map((c) => [c.container, c]))) : slots.run(() => survey(h)));
+    const surveys = new Map(await Promise.all(busy.map(async (h) => [h.name, await found(h)] as const)));
+    for (const h of busy) {
+      const ahead = laterOn(h.name).map((c) => surveys.get(h.name)?.get(c.name)).filter((c) => c !== undefined);
+      if (ahead.length && !surveyedBefore[h.name]) surveyedAhead[h.name] = ahead;
+    }
     settled = await settledBySurvey(surveys);
   }
   let ok = settled;
@@ -80,22 +91,31 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
     const plain = Promise.allSettled(containers.filter((c) => !c.quorum).map(outcome)).then((rs) => rs.every((r) => r.status === 'fulfilled'));
     const gates = [...clustersOf(containers, (c) => c)].map(([service, members]) => quorumGate(service, members.map((c) => ({ c, done: outcome(c) }))));
     ok = (await Promise.all([plain, ...gates])).every(Boolean);
-    await getExternalWorkflowHandle(input.runId).signal(partGateSignal, { part: steps.result().workflowId, ok, settled: false });
+    await getExternalWorkflowHandle(input.runId).signal(partGateSignal, { part: steps.result().workflowId, ok, settled: false, surveyedAhead, ...(ok ? {} : { stoppedBy: stopper() }) });
     await Promise.allSettled(bringUps);
   } else {
     idle = prepareIdle();
-    await getExternalWorkflowHandle(input.runId).signal(partGateSignal, { part: steps.result().workflowId, ok: true, settled: true });
+    await getExternalWorkflowHandle(input.runId).signal(partGateSignal, { part: steps.result().workflowId, ok: true, settled: true, surveyedAhead });
   }
   await Promise.all(idle);
   return partOutcome({ ...steps.result(), ok: ok && !steps.failures.length, settled });
 
+  /** Asks what runs of this host's containers, this stage's and the later ones' (passed on to their parts). */
+  /** The step that kept the gate shut: the first failed, blocked or parked start, health or quorum step. */
+  function stopper(): { id: string; message: string } {
+    const s = steps.log.all().find((x) => ['start', 'health', 'quorum'].includes(x.kind) && ['failed', 'blocked', 'parked'].includes(x.status));
+    return { id: s?.id ?? steps.result().workflowId, message: s ? `${s.status}: ${(s.detail ?? '').split('\n')[0]}` : 'the gate did not pass' };
+  }
+
   async function survey(host: PlannedHost): Promise<Map<string, SurveyedContainer> | null> {
     const mine = containersOn.get(host.name)!;
+    const ahead = laterOn(host.name);
     const id = stepId('survey', part.stage, host.name);
     steps.log.start(id);
     try {
-      const r = await calls.call('deploy', 'surveyHost', `survey ${mine.length} containers on ${host.name}`, { host: hostRef(host), containers: mine, ssh: plan.ssh, ...simulate });
-      steps.log.finish(id, 'completed', `${r.containers.filter((c) => c.healthy).length} of ${mine.length} run as planned and answer`);
+      const r = await calls.call('deploy', 'surveyHost', `survey ${mine.length + ahead.length} containers on ${host.name}`, { host: hostRef(host), containers: [...mine, ...ahead], ssh: plan.ssh, ...simulate });
+      const healthy = new Set(r.containers.filter((c) => c.healthy).map((c) => c.container));
+      steps.log.finish(id, 'completed', `${mine.filter((c) => healthy.has(c.name)).length} of ${mine.length} run as planned and answer${ahead.length ? `; later stages: ${ahead.filter((c) => healthy.has(c.name)).length} of ${ahead.length}` : ''}`);
       return new Map(r.containers.map((c) => [c.container, c]));
     } catch (e) {
       steps.log.finish(id, 'skipped', `survey failed, each container goes through its own steps: ${failureMessage(e)}`);
@@ -168,8 +188,8 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
     }
   }
 
-  /** A container's start and gate: true when it is healthy; false when an operator skipped a step it needs (the
-   *  rollout goes on without it); throws when it failed or is blocked. */
+  /** A container's start and gate: true when it is healthy (or its gate was skipped); false when an operator skipped
+   *  its start or its host's preparation (the rollout goes on without it); throws when it failed or is blocked. */
   async function bringUp(c: PlannedContainer, ready: Promise<unknown>): Promise<boolean> {
     const startId = stepId('start', c.name, c.host);
     const healthId = stepId('health', c.name, c.host);
@@ -202,9 +222,9 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
       if (skipped) return false;
       throw e;
     }
-    // A skipped gate lets the stage go on: the container runs, unproven.
+    // A skipped gate lets the stage go on: the container runs, unproven, and counts as healthy (as the operator said).
     return steps.run(healthId, () => calls.call('health', 'checkHealth', `health gate ${c.name} on ${c.host}`, { container: c, host, ssh: plan.ssh, ...simulate }), (r) => `answered after ${r.answeredAfterMs} ms`).then(() => true, (e: unknown) => {
-      if (e instanceof Skipped) return false;
+      if (e instanceof Skipped) return true;
       throw e;
     });
   }
@@ -239,11 +259,11 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
   }
 }
 
-function registerSteps(steps: PartSteps, part: HostPart, containersOn: Map<string, PlannedContainer[]>, containers: PlannedContainer[], surveying: boolean): void {
+function registerSteps(steps: PartSteps, part: HostPart, containersOn: Map<string, PlannedContainer[]>, containers: PlannedContainer[], surveys: (host: string) => boolean): void {
   for (const host of part.prepare) steps.add({ id: stepId('prepare', host), kind: 'prepare', target: host, host });
   for (const [host, mine] of containersOn) {
     if (!mine.length) continue;
-    if (surveying) steps.add({ id: stepId('survey', part.stage, host), kind: 'survey', target: part.stage, host });
+    if (surveys(host)) steps.add({ id: stepId('survey', part.stage, host), kind: 'survey', target: part.stage, host });
     steps.add({ id: stepId('pull', part.stage, host), kind: 'pull', target: part.stage, host });
   }
   for (const c of containers) {

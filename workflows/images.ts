@@ -1,11 +1,11 @@
 // The image tree, one part of a run (<run>/images): each image is built as soon as its own parent is pushed, on that
 // parent's exact digest, and pushed; the release tag moves only when every image is pushed. The run hears of each
 // image as it settles, so services start while other images still build. Its size is the catalog's, not the fleet's.
-import { getExternalWorkflowHandle } from '@temporalio/workflow';
+import { condition, getExternalWorkflowHandle } from '@temporalio/workflow';
 import type { BuildRequest, LookupResult, PushResult } from '../model/activity-types';
 import type { PlannedImage } from '../model/plan';
 import { Semaphore, slotPerAttempt } from '../model/semaphore';
-import { imageSettledSignal, type TaskQueues } from '../model/shared';
+import { imagesSettledSignal, type TaskQueues } from '../model/shared';
 import { stepId, type PartResult } from '../model/steps';
 import type { CompactPlan } from '../model/compact-plan';
 import { ActivityCaller } from './activity-calls';
@@ -34,8 +34,18 @@ export async function buildImageTree(input: ImageTreeInput): Promise<ImageTreeRe
   const digests: Record<string, string> = {};
   const buildLogs: Record<string, string> = {};
   let releaseTag: ImageTreeResult['releaseTag'];
+  // The run hears of images as they settle; those settled in one go (a tree lookup answers for many) in one signal.
   const run = getExternalWorkflowHandle(input.runId);
-  const tell = (image: string, outcome: { ref?: string; failed?: string }) => run.signal(imageSettledSignal, { image, ...outcome });
+  const settled: { image: string; ref?: string; failed?: string }[] = [];
+  let allSettled = false;
+  const teller = (async () => {
+    for (;;) {
+      await condition(() => settled.length > 0 || allSettled);
+      if (settled.length) await run.signal(imagesSettledSignal, settled.splice(0));
+      else return;
+    }
+  })();
+  const tell = (image: string, outcome: { ref?: string; failed?: string }) => void settled.push({ image, ...outcome });
 
   for (const image of plan.images) {
     steps.add({ id: stepId('build', image.name), kind: 'build', target: image.name, parent: image.parent ?? undefined });
@@ -138,5 +148,7 @@ export async function buildImageTree(input: ImageTreeInput): Promise<ImageTreeRe
     }
   }
   await Promise.all(told);
+  allSettled = true;
+  await teller;
   return partOutcome({ ...steps.result(), images, digests, buildLogs, releaseTag });
 }

@@ -9,7 +9,8 @@ import { hostParts, partLabel, partWorkflowId, type HostPart } from '../model/pa
 import { dependentsOf, type Plan } from '../model/plan';
 import { batchName } from '../model/rollout';
 import { Semaphore } from '../model/semaphore';
-import { decideUpdate, decisionSignal, imageSettledSignal, partGateSignal, runSummaryQuery, SEARCH_ATTRIBUTES, stepParkedSignal, stepUnparkedSignal, type TaskQueues } from '../model/shared';
+import { decideUpdate, decisionSignal, imagesSettledSignal, partGateSignal, type PartGate, runSummaryQuery, SEARCH_ATTRIBUTES, stepParkedSignal, stepUnparkedSignal, type TaskQueues } from '../model/shared';
+import type { SurveyedContainer } from '../model/activity-types';
 import type { Decision, PartRecord, PartResult, RunSummary } from '../model/steps';
 import { rolloutHosts, type HostPartResult } from './hosts';
 import { partResultOf } from './part-steps';
@@ -41,20 +42,30 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   // Images: refs as the image part pushes them, so a stage starts once its own images are there.
   const refs: Record<string, string> = {};
   const unavailable: Record<string, string> = {};
-  setHandler(imageSettledSignal, ({ image, ref, failed }) => {
-    if (ref) refs[image] = ref;
-    else unavailable[image] = failed ?? `image ${image} was not pushed`;
+  setHandler(imagesSettledSignal, (settled) => {
+    for (const { image, ref, failed } of settled) {
+      if (ref) refs[image] = ref;
+      else unavailable[image] = failed ?? `image ${image} was not pushed`;
+    }
   });
   const imagesSettled = (names: string[]) => condition(() => names.every((n) => refs[n] || unavailable[n]));
   const images = plan.images.length ? startImages(input, summary, unavailable).then((r) => r && applyImages(r, summary)) : Promise.resolve();
 
-  // Parts report their gate; the run goes on when every part of a batch reported it.
-  const gates = new Map<string, { ok: boolean; settled: boolean }>();
-  setHandler(partGateSignal, ({ part, ok, settled }) => void gates.set(part, { ok, settled }));
+  // Parts report their gate; the run goes on when every part of a batch reported it. While parts may be settled by
+  // what runs, each host is surveyed once, by its first part, for all its stages: later parts get those results.
+  const gates = new Map<string, PartGate>();
+  const surveyed = new Map<string, SurveyedContainer[]>();
+  setHandler(partGateSignal, (gate) => {
+    const { part, surveyedAhead } = gate;
+    gates.set(part, gate);
+    for (const [host, found] of Object.entries(surveyedAhead ?? {})) surveyed.set(host, found);
+  });
 
   const running: Promise<void>[] = [];
   let stagesOk = true;
   let stopReason = 'an earlier stage failed';
+  // The step that stopped the rollout, when no step failed (a quorum gate blocked by members an operator skipped).
+  let stoppedBy: { id: string; message: string } | undefined;
   // What already runs settles parts only while every earlier part was settled so: after one that needed work, later
   // containers are reconciled and gated again, after it.
   let settling = true;
@@ -76,7 +87,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
       const starts = new Semaphore(live[0]?.parallel ?? 1);
       for (const { p, record } of records) {
         running.push(starts.run(async () => {
-          const child = await startHostPart(input, p, record, settling, parking, refs, unavailable);
+          const child = await startHostPart(input, p, record, { settle: settling, surveyed }, parking, refs, unavailable);
           await condition(() => gates.has(record.workflowId));
           return child;
         }).then((child) => finishPart(child, record, summary)));
@@ -84,14 +95,18 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
       await condition(() => records.every(({ record }) => gates.has(record.workflowId)));
       const results = records.map(({ record }) => gates.get(record.workflowId)!);
       settling = settling && results.every((r) => r.settled);
+      if (!settling) surveyed.clear();
       stagesOk = results.every((r) => r.ok);
+      stoppedBy ??= results.find((r) => r.stoppedBy)?.stoppedBy;
       if (!stagesOk && live[0]?.batch && live[0].batch.of > 1) stopReason = `${batchName(live[0].batch)} failed`;
     }
   }
   await Promise.all([...running, images]);
 
+  // A run that did not bring every stage up failed, even when no step did (its gate was shut by skipped members).
+  if (!stagesOk && !summary.failedSteps.length && stoppedBy) summary.failedSteps.push({ ...stoppedBy, part: input.runId });
   const failures = summary.failedSteps;
-  summary.status = failures.length || summary.parts.some((p) => p.status === 'failed') ? 'failed' : 'completed';
+  summary.status = failures.length || !stagesOk || summary.parts.some((p) => p.status === 'failed') ? 'failed' : 'completed';
   summary.parked = [];
   summary.failedStep = failures[0] ? { id: failures[0].id, message: failures[0].message } : undefined;
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: summary.status }]);
@@ -151,8 +166,11 @@ function partRecord(runId: string, p: HostPart, status: PartRecord['status'], de
   };
 }
 
-async function startHostPart(input: PipelineInput, p: HostPart, record: PartRecord, settle: boolean, parking: Parking, refs: Record<string, string>, unavailable: Record<string, string>): Promise<ChildWorkflowHandle<typeof rolloutHosts>> {
-  const slice = compactSlice(input.plan, p.stage, p.hosts);
+async function startHostPart(input: PipelineInput, p: HostPart, record: PartRecord, survey: { settle: boolean; surveyed: Map<string, SurveyedContainer[]> }, parking: Parking, refs: Record<string, string>, unavailable: Record<string, string>): Promise<ChildWorkflowHandle<typeof rolloutHosts>> {
+  const { settle } = survey;
+  // A settling part surveys its hosts' later stages too, unless an earlier part did.
+  const slice = compactSlice(input.plan, p.stage, p.hosts, settle);
+  const surveyed = settle ? Object.fromEntries(p.hosts.filter((h) => survey.surveyed.has(h)).map((h) => [h, survey.surveyed.get(h)!])) : {};
   const used = new Set(slice.stages[0].services.map((s) => s.template.image));
   const pick = (from: Record<string, string>) => Object.fromEntries(Object.entries(from).filter(([name]) => used.has(name)));
   record.status = 'running';
@@ -160,7 +178,7 @@ async function startHostPart(input: PipelineInput, p: HostPart, record: PartReco
   const last = p.hosts[p.hosts.length - 1];
   return startChild(rolloutHosts, {
     workflowId: record.workflowId,
-    args: [{ runId: input.runId, part: p, plan: slice, refs: pick(refs), unavailable: pick(unavailable), settle, queues: input.queues, abortAll: parking.abortAll }],
+    args: [{ runId: input.runId, part: p, plan: slice, refs: pick(refs), unavailable: pick(unavailable), settle, surveyed, queues: input.queues, abortAll: parking.abortAll }],
     staticSummary: `${record.label}: ${p.hosts.length} hosts (${first}${p.hosts.length > 1 ? ` ... ${last}` : ''})`,
     staticDetails: `hosts: ${p.hosts.join(', ')}; at most ${p.slots} at once`,
     parentClosePolicy: ParentClosePolicy.TERMINATE,

@@ -81,11 +81,11 @@ test('nothing finished is redone: no build or push (the registry has them), the 
   // needs a start or gate step of its own.
   expect(attempts.filter((a) => a === 'lookupImages')).toHaveLength(1);
   expect(attempts.filter((a) => a === 'lookupImage')).toHaveLength(0);
-  expect(attempts.filter((a) => a === 'surveyHost')).toHaveLength(2);
+  expect(attempts.filter((a) => a === 'surveyHost')).toHaveLength(1);
   expect(attempts.filter((a) => a === 'startContainer' || a === 'checkHealth')).toHaveLength(0);
   const steps = lastJsonLine<{ steps: Step[] }>((await cli(['status', resumed.summary.runId, '--json'], env)).stdout).steps;
-  // One survey per stage on the host: each asked about that stage's container.
-  for (const stage of ['common', 'database']) expect(steps.find((s) => s.id === `survey:${stage}@controller1`)).toMatchObject({ status: 'completed', detail: '1 of 1 run as planned and answer' });
+  // One survey of the host, in its first stage, for both stages' containers.
+  expect(steps.find((s) => s.id === 'survey:common@controller1')).toMatchObject({ status: 'completed', detail: '1 of 1 run as planned and answer; later stages: 1 of 1' });
   expect(steps.find((s) => s.id === `health:${back}@controller1`)).toMatchObject({ status: 'completed', detail: 'answered at the survey' });
 });
 
@@ -129,12 +129,19 @@ describe('the Temporal UI (headless Chromium)', () => {
       // User metadata: what the run was (its summary), and each step by name with its outcome.
       await page.getByText('User Metadata').click();
       await visible(summaryPane(page).getByText(`Deploy rs${suffix} release ${release}`, { exact: true }));
-      // The gate's row: the innermost element holding both its name and an outcome.
-      const gate = page.locator('div').filter({ has: page.getByText(`health gate ${back} on controller1`, { exact: true }) }).filter({ hasText: /Failed|Completed/ }).last();
-      await visible(gate.getByText('Failed', { exact: true }));
+      // The failed part's row, by its summary: the innermost element holding both its name and an outcome.
+      const partRow = page.locator('div').filter({ has: page.getByText('stage database: 1 hosts (controller1)', { exact: true }) }).filter({ hasText: /Failed|Completed/ }).last();
+      await visible(partRow.getByText('Failed', { exact: true }));
       const shot = path.join(labDir(), 'screenshots', 'ui-failed-run.png');
       fs.mkdirSync(path.dirname(shot), { recursive: true });
       await page.screenshot({ path: shot });
+      // The part's own page: it failed, its failure names the step, and its timeline shows the gate's activity by its
+      // summary.
+      await page.goto(`${ui()}/namespaces/default/workflows/${encodeURIComponent(`${failed.summary.runId}/stage/database`)}`);
+      await visible(page.getByText('Failed', { exact: true }).first());
+      await visible(page.getByText(`step health:${back}@controller1 failed`).first());
+      await visible(page.getByText(`checkHealth • health gate ${back} on controller1`, { exact: true }).first());
+      await page.screenshot({ path: path.join(labDir(), 'screenshots', 'ui-failed-part.png') });
 
       await page.goto(`${ui()}/namespaces/default/workflows/${encodeURIComponent(resumed.summary.runId)}`);
       await page.getByText('User Metadata').click();

@@ -473,6 +473,39 @@ describe('quorum gates for clustered services', () => {
     }, quorumPlan());
   });
 
+  test("a member whose host's preparation is skipped counts against the quorum; a skipped gate counts as the operator says: healthy", async () => {
+    const events: string[] = [];
+    await withWorkers(stubs(events, { failPrepare: 'h3', failHealth: 'zk@h2' }), 'wf-quorum-skips', async (start) => {
+      const h = await start();
+      await waitForSummary(h, (s) => (s.parked ?? []).length === 2);
+      await h.executeUpdate(decideUpdate, { args: [{ action: 'skip', step: 'prepare:h3', force: true }] });
+      await h.executeUpdate(decideUpdate, { args: [{ action: 'skip', step: 'health:zk@h2' }] });
+      const done = await withSteps(await h.result());
+      expect(done.status).toBe('completed');
+      // h1 healthy, h2's gate skipped (healthy by the operator's word), h3 never started: 2 of 3.
+      expect(events).toContain('quorum zk asked h1,h2 need 2');
+      expect(done.steps.find((x) => x.id === 'start:zk@h3')?.status).toBe('skipped');
+      expect(events).toContain('healthy api');
+    }, quorumPlan());
+  });
+
+  test('a gate shut only by members an operator went without: the next stage is blocked and the run fails, naming the gate', async () => {
+    const p = quorumPlan();
+    const events: string[] = [];
+    await withWorkers(stubs(events, { failPrepare: 'h3' }), 'wf-quorum-gone', async (start) => {
+      const h = await start();
+      await waitForSummary(h, (s) => s.parked?.[0]?.id === 'prepare:h3');
+      // Two members: without h3, one of two is no quorum.
+      await h.executeUpdate(decideUpdate, { args: [{ action: 'skip', step: 'prepare:h3', force: true }] });
+      const error = await h.result().catch((e: unknown) => e);
+      const failed = await failedRun(error);
+      expect(failed.status).toBe('failed');
+      expect(failed.failedStep?.id).toBe('quorum:zk');
+      expect(failed.parts.find((x) => x.stage === 'config')).toMatchObject({ status: 'blocked' });
+      expect(events.some((e) => e.startsWith('start api'))).toBe(false);
+    }, { ...p, stages: [{ name: 'database', containers: ['h1', 'h3'].map(member) }, p.stages[1]] });
+  });
+
   test('members healthy but the cluster says it has no quorum: the gate fails and the next stage is blocked', async () => {
     const events: string[] = [];
     const summary = await withWorkers(stubs(events, { quorumFrom: (hosts) => hosts.slice(0, 1) }), 'wf-quorum-none', async (start) => {
@@ -508,8 +541,9 @@ describe('the host survey: what already runs as planned and answers is left alon
     const summary = await runPipeline(surveyPlan(), stubs(events, { inRegistry: ['a'], running: everything }), 'wf-survey-noop');
     expect(summary.status).toBe('completed');
     expect(reconciled(events)).toEqual([]);
-    // Each stage's hosts were asked about that stage's containers.
-    expect(events.filter((e) => e.startsWith('survey')).sort()).toEqual(['survey h1 api,ui', 'survey h1 db', 'survey h1 zk', 'survey h2 zk', 'survey h3 zk']);
+    // Each host was asked once, by its first part, about everything it runs; later parts used those answers.
+    expect(events.filter((e) => e.startsWith('survey')).sort()).toEqual(['survey h1 db,zk,api,ui', 'survey h2 zk', 'survey h3 zk']);
+    expect(summary.steps.filter((s) => s.kind === 'survey').map((s) => s.id).sort()).toEqual(['survey:common@h1', 'survey:database@h2', 'survey:database@h3']);
     expect(summary.containers).toEqual({ created: 0, recreated: 0, unchanged: 6 });
     expect(summary.steps.find((s) => s.id === 'quorum:zk')).toMatchObject({ status: 'completed', detail: '3 of 3 members in quorum (h1, h2, h3), 2 needed, at the survey' });
     for (const s of summary.steps.filter((x) => x.kind === 'start' || x.kind === 'health')) expect(s.status).toBe('completed');
