@@ -232,6 +232,13 @@ async function startQuietly(plan: Plan): Promise<{ runId: string; status: string
   return { ...lastJsonLine<{ runId: string; status: string }>(output), output };
 }
 
+/** A scale run started as runScale starts it (on empty simulated hosts, its output kept), and left as it ends or
+ *  parks: for tests that then decide a parked step themselves (test/e2e/scale.test.ts). Needs startScaleWorkers. */
+export async function startScaleRun(plan: Plan): Promise<{ runId: string; status: string; output: string }> {
+  resetSimulatedHosts();
+  return startQuietly(plan);
+}
+
 /** Builds and pushes the plan's images once (a build-only run, like `contrail-deploy build`): later runs find them in
  *  the registry by input hash, so no scale run times a build. */
 export async function prebuildImages(plan: Plan): Promise<void> {

@@ -69,37 +69,33 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   // What already runs settles parts only while every earlier part was settled so: after one that needed work, later
   // containers are reconciled and gated again, after it.
   let settling = true;
-  for (const batches of hostParts(plan)) {
-    for (const parts of batches) {
-      const live = parts.filter((p) => p.hosts.length);
-      if (!stagesOk) {
-        for (const p of live) summary.parts.push(partRecord(input.runId, p, 'blocked', stopReason));
-        continue;
-      }
-      const needed = [...new Set(plan.stages.find((s) => s.name === live[0]?.stage)?.containers.filter((c) => live.some((p) => p.hosts.includes(c.host))).map((c) => c.image))];
-      await imagesSettled(needed);
-      const records = live.map((p) => {
-        const record = partRecord(input.runId, p, 'pending');
-        summary.parts.push(record);
-        return { p, record };
-      });
-      // The batch's parts share the host limit: `parallel` of them at once, each with its own slots.
-      const starts = new Semaphore(live[0]?.parallel ?? 1);
-      for (const { p, record } of records) {
-        running.push(starts.run(async () => {
-          const child = await startHostPart(input, p, record, { settle: settling, surveyed }, parking, refs, unavailable);
-          await condition(() => gates.has(record.workflowId));
-          return child;
-        }).then((child) => finishPart(child, record, summary)));
-      }
-      await condition(() => records.every(({ record }) => gates.has(record.workflowId)));
-      const results = records.map(({ record }) => gates.get(record.workflowId)!);
-      settling = settling && results.every((r) => r.settled);
-      if (!settling) surveyed.clear();
-      stagesOk = results.every((r) => r.ok);
-      stoppedBy ??= results.find((r) => r.stoppedBy)?.stoppedBy;
-      if (!stagesOk && live[0]?.batch && live[0].batch.of > 1) stopReason = `${batchName(live[0].batch)} failed`;
+  // Every part is on record from the start (pending), so `status` shows what is still to come.
+  const batched = hostParts(plan).flat().map((parts) => parts.filter((p) => p.hosts.length).map((p) => ({ p, record: partRecord(input.runId, p, 'pending') })));
+  for (const records of batched) summary.parts.push(...records.map((r) => r.record));
+  for (const records of batched) {
+    const live = records.map((r) => r.p);
+    if (!stagesOk) {
+      for (const { record } of records) Object.assign(record, { status: 'blocked', detail: stopReason });
+      continue;
     }
+    const needed = [...new Set(plan.stages.find((s) => s.name === live[0]?.stage)?.containers.filter((c) => live.some((p) => p.hosts.includes(c.host))).map((c) => c.image))];
+    await imagesSettled(needed);
+    // The batch's parts share the host limit: `parallel` of them at once, each with its own slots.
+    const starts = new Semaphore(live[0]?.parallel ?? 1);
+    for (const { p, record } of records) {
+      running.push(starts.run(async () => {
+        const child = await startHostPart(input, p, record, { settle: settling, surveyed }, parking, refs, unavailable);
+        await condition(() => gates.has(record.workflowId));
+        return child;
+      }).then((child) => finishPart(child, record, summary)));
+    }
+    await condition(() => records.every(({ record }) => gates.has(record.workflowId)));
+    const results = records.map(({ record }) => gates.get(record.workflowId)!);
+    settling = settling && results.every((r) => r.settled);
+    if (!settling) surveyed.clear();
+    stagesOk = results.every((r) => r.ok);
+    stoppedBy ??= results.find((r) => r.stoppedBy)?.stoppedBy;
+    if (!stagesOk && live[0]?.batch && live[0].batch.of > 1) stopReason = `${batchName(live[0].batch)} failed`;
   }
   await Promise.all([...running, images]);
 
