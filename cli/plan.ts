@@ -3,7 +3,7 @@ import * as path from 'path';
 import { readUserFile, loadCatalog, loadPlan } from '../lib/load';
 import { ConfigError } from '../model/config-error';
 import { isLegacyBuildFile, parseLegacyBuildFile } from '../model/legacy';
-import { hostParts, partLabel, partWorkflowId } from '../model/parts';
+import { hostCount, hostParts, partLabel, partWorkflowId } from '../model/parts';
 import type { Plan } from '../model/plan';
 import { selectImages, type Selection } from '../model/selection';
 import { buildLevels } from '../model/catalog';
@@ -107,7 +107,7 @@ function print(view: PlanView, json: boolean): void {
   if (view.limits) console.log(`\nLimits: ${view.limits.concurrency.builds} builds, ${view.limits.concurrency.pushes} pushes, ${view.limits.concurrency.hosts} hosts at a time; compute hosts: ${view.limits.rollout.computeCanary} canary, then ${view.limits.rollout.computeBatchPercent}% at a time`);
   if (view.parts.length) {
     console.log(`\nParts (each a child workflow under the run; the parts of one batch together bring up at most ${view.limits?.concurrency.hosts} hosts at once):`);
-    for (const p of view.parts) console.log(`  ${p.id.padEnd(48)} ${p.label}${p.hosts ? `: ${p.hosts} hosts, ${p.atOnce} at once` : ''}`);
+    for (const p of view.parts) console.log(`  ${p.id.padEnd(48)} ${p.label}${p.hosts ? `: ${hostCount(p.hosts)}, ${p.atOnce} at once` : ''}`);
   }
   if (view.hosts.length) {
     console.log('\nHost preparation:');

@@ -1,5 +1,6 @@
 // Live progress for `run` and `build` on a terminal: one state per image and per container, counts, elapsed time.
 // Redrawn in place; when stdout is not a terminal, the caller prints plain lines per step change instead.
+import { hostCount } from '../model/parts';
 import type { RunSummary, Step } from '../model/steps';
 
 export type TargetState = 'queued' | 'building' | 'built' | 'pushing' | 'pushed' | 'skipped' | 'starting' | 'checking' | 'healthy' | 'failed' | 'blocked';
@@ -62,7 +63,7 @@ function renderParts(runId: string, summary: Pick<RunSummary, 'parts'>, elapsedM
     const h = p.hostStates;
     if (h) for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += h[k];
     const state = h ? `done ${h.done}, in flight ${h.inFlight}, failed ${h.failed}, parked ${h.parked}` : Object.entries(p.steps).map(([k, v]) => `${k} ${v}`).join(', ');
-    return `${p.label.padEnd(44)} ${p.status.padEnd(9)} ${p.kind === 'hosts' ? `${p.hosts} hosts: ` : ''}${state}`.slice(0, width);
+    return `${p.label.padEnd(44)} ${p.status.padEnd(9)} ${p.kind === 'hosts' ? `${hostCount(p.hosts)}: ` : ''}${state}`.slice(0, width);
   });
   return [...wrap(`${runId}  ${formatElapsed(elapsedMs)}  hosts done ${total.done}, in flight ${total.inFlight}, failed ${total.failed}, parked ${total.parked}`, width), ...lines];
 }

@@ -2,6 +2,7 @@
 // from the live workflows or from their recorded outcomes.
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { connectClient, uiLink } from '../lib/temporal';
+import { hostCount } from '../model/parts';
 import type { PartRecord, Step } from '../model/steps';
 import type { Command } from './command';
 import { PartReader, readSummary, type StepFilter } from './run-steps';
@@ -66,7 +67,7 @@ export const statusCommand: Command = {
 export function partLine(p: PartRecord): string {
   const hosts = p.hostStates ? `: done ${p.hostStates.done}, in flight ${p.hostStates.inFlight}, failed ${p.hostStates.failed}, parked ${p.hostStates.parked}` : '';
   const counts = Object.entries(p.steps).map(([k, v]) => `${k} ${v}`).join(', ');
-  return `  part ${p.label.padEnd(40)} ${p.status.padEnd(9)} ${p.kind === 'hosts' ? `${p.hosts} hosts${hosts}` : ''}${counts ? `   steps: ${counts}` : ''}${p.detail ? `   ${p.detail}` : ''}`;
+  return `  part ${p.label.padEnd(40)} ${p.status.padEnd(9)} ${p.kind === 'hosts' ? `${hostCount(p.hosts)}${hosts}` : ''}${counts ? `   steps: ${counts}` : ''}${p.detail ? `   ${p.detail}` : ''}`;
 }
 
 function stepLine(s: Step): string {

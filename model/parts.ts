@@ -94,3 +94,8 @@ function shareOut(limit: number, parts: number): { perPart: number[]; parallel: 
   const base = Math.floor(limit / parts);
   return { perPart: Array.from({ length: parts }, (_, i) => base + (i < limit % parts ? 1 : 0)), parallel: parts };
 }
+
+/** "1 host", "84 hosts". */
+export function hostCount(n: number): string {
+  return `${n} host${n === 1 ? '' : 's'}`;
+}

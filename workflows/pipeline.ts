@@ -5,7 +5,7 @@
 // on to the part where the step waits.
 import { ApplicationFailure, condition, getExternalWorkflowHandle, ParentClosePolicy, setCurrentDetails, setHandler, startChild, upsertSearchAttributes, type ChildWorkflowHandle } from '@temporalio/workflow';
 import { compactSlice, expandPlan, type CompactPlan } from '../model/compact-plan';
-import { hostParts, partLabel, partWorkflowId, type HostPart } from '../model/parts';
+import { hostCount, hostParts, partLabel, partWorkflowId, type HostPart } from '../model/parts';
 import { dependentsOf, type Plan } from '../model/plan';
 import { batchName } from '../model/rollout';
 import { Semaphore } from '../model/semaphore';
@@ -175,7 +175,7 @@ async function startHostPart(input: PipelineInput, p: HostPart, record: PartReco
   return startChild(rolloutHosts, {
     workflowId: record.workflowId,
     args: [{ runId: input.runId, part: p, plan: slice, refs: pick(refs), unavailable: pick(unavailable), settle, surveyed, queues: input.queues, abortAll: parking.abortAll }],
-    staticSummary: `${record.label}: ${p.hosts.length} hosts (${first}${p.hosts.length > 1 ? ` ... ${last}` : ''})`,
+    staticSummary: `${record.label}: ${hostCount(p.hosts.length)} (${first}${p.hosts.length > 1 ? ` ... ${last}` : ''})`,
     staticDetails: `hosts: ${p.hosts.join(', ')}; at most ${p.slots} at once`,
     parentClosePolicy: ParentClosePolicy.TERMINATE,
   });

@@ -130,7 +130,7 @@ describe('the Temporal UI (headless Chromium)', () => {
       await page.getByText('User Metadata').click();
       await visible(summaryPane(page).getByText(`Deploy rs${suffix} release ${release}`, { exact: true }));
       // The failed part's row, by its summary: the innermost element holding both its name and an outcome.
-      const partRow = page.locator('div').filter({ has: page.getByText('stage database: 1 hosts (controller1)', { exact: true }) }).filter({ hasText: /Failed|Completed/ }).last();
+      const partRow = page.locator('div').filter({ has: page.getByText('stage database: 1 host (controller1)', { exact: true }) }).filter({ hasText: /Failed|Completed/ }).last();
       await visible(partRow.getByText('Failed', { exact: true }));
       const shot = path.join(labDir(), 'screenshots', 'ui-failed-run.png');
       fs.mkdirSync(path.dirname(shot), { recursive: true });
