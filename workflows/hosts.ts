@@ -40,18 +40,21 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
   const { part } = input;
   const plan = expandPlan(input.plan);
   const [stage, ...later] = plan.stages;
-  const containers = stage?.containers ?? [];
-  // The containers these hosts run in later stages (a slice made for a settling part has them): surveyed here too.
-  const laterOn = (host: string) => later.flatMap((s) => s.containers.filter((c) => c.host === host));
+  // The slice may hold hosts of later parts too, only to be surveyed here (ahead of their turn, while surveys settle).
+  const own = new Set(part.hosts);
+  const containers = (stage?.containers ?? []).filter((c) => own.has(c.host));
+  // What a host runs after this part (a slice made for a settling part has it): surveyed here too, and passed on.
+  const laterOn = (host: string) => (own.has(host) ? later : plan.stages).flatMap((s) => s.containers.filter((c) => c.host === host));
   const batch = part.batch ? batchName(part.batch) : undefined;
   const steps = new PartSteps({ runId: input.runId, stage: part.stage, batch, parkTimeoutSeconds: plan.rollout.parkTimeoutSeconds, abortAll: input.abortAll });
   const calls = new ActivityCaller(input.queues, Boolean(plan.simulate));
   const simulate = plan.simulate ? { simulate: plan.simulate } : {};
   const hosts = new Map(plan.hosts.map((h) => [h.name, h]));
   const containersOn = new Map(plan.hosts.map((h) => [h.name, containers.filter((c) => c.host === h.name)]));
-  const busy = plan.hosts.filter((h) => containersOn.get(h.name)!.length);
+  const busy = plan.hosts.filter((h) => own.has(h.name) && containersOn.get(h.name)!.length);
+  const ahead = plan.hosts.filter((h) => !own.has(h.name) && laterOn(h.name).length);
   const surveyedBefore = input.surveyed ?? {};
-  registerSteps(steps, part, containersOn, containers, input.settle ? (h) => !surveyedBefore[h] : () => false);
+  registerSteps(steps, part, containersOn, containers, input.settle ? (h) => !surveyedBefore[h] : () => false, input.settle ? ahead.map((h) => h.name) : []);
   steps.hostStates = () => hostStates(steps.log.all(), part.hosts);
   const slots = new Semaphore(part.slots);
 
@@ -71,8 +74,8 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
   const surveyedAhead: Record<string, SurveyedContainer[]> = {};
   if (input.settle) {
     const found = (h: PlannedHost) => (surveyedBefore[h.name] ? Promise.resolve(new Map(surveyedBefore[h.name].map((c) => [c.container, c]))) : slots.run(() => survey(h)));
-    const surveys = new Map(await Promise.all(busy.map(async (h) => [h.name, await found(h)] as const)));
-    for (const h of busy) {
+    const surveys = new Map(await Promise.all([...busy, ...ahead].map(async (h) => [h.name, await found(h)] as const)));
+    for (const h of [...busy, ...ahead]) {
       const ahead = laterOn(h.name).map((c) => surveys.get(h.name)?.get(c.name)).filter((c) => c !== undefined);
       if (ahead.length && !surveyedBefore[h.name]) surveyedAhead[h.name] = ahead;
     }
@@ -80,7 +83,7 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
   }
   let ok = settled;
   // Hosts with nothing to run here are only prepared, after the hosts that gate the stage have their slots.
-  const prepareIdle = () => plan.hosts.filter((h) => !containersOn.get(h.name)!.length).map((h) => slots.run(() => prepare(h)).catch(() => undefined));
+  const prepareIdle = () => plan.hosts.filter((h) => own.has(h.name) && !containersOn.get(h.name)!.length).map((h) => slots.run(() => prepare(h)).catch(() => undefined));
   let idle: Promise<unknown>[];
   if (!settled) {
     // Each container's outcome, settled by its host's bring-up: fulfilled when healthy (or its gate was skipped).
@@ -109,13 +112,14 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
 
   async function survey(host: PlannedHost): Promise<Map<string, SurveyedContainer> | null> {
     const mine = containersOn.get(host.name)!;
-    const ahead = laterOn(host.name);
+    const later = laterOn(host.name);
     const id = stepId('survey', part.stage, host.name);
     steps.log.start(id);
     try {
-      const r = await calls.call('deploy', 'surveyHost', `survey ${mine.length + ahead.length} containers on ${host.name}`, { host: hostRef(host), containers: [...mine, ...ahead], ssh: plan.ssh, ...simulate });
+      const r = await calls.call('deploy', 'surveyHost', `survey ${mine.length + later.length} containers on ${host.name}`, { host: hostRef(host), containers: [...mine, ...later], ssh: plan.ssh, ...simulate });
       const healthy = new Set(r.containers.filter((c) => c.healthy).map((c) => c.container));
-      steps.log.finish(id, 'completed', `${mine.filter((c) => healthy.has(c.name)).length} of ${mine.length} run as planned and answer${ahead.length ? `; later stages: ${ahead.filter((c) => healthy.has(c.name)).length} of ${ahead.length}` : ''}`);
+      const count = (list: PlannedContainer[]) => `${list.filter((c) => healthy.has(c.name)).length} of ${list.length}`;
+      steps.log.finish(id, 'completed', mine.length ? `${count(mine)} run as planned and answer${later.length ? `; later stages: ${count(later)}` : ''}` : `ahead of its turn: ${count(later)} run as planned and answer`);
       return new Map(r.containers.map((c) => [c.container, c]));
     } catch (e) {
       steps.log.finish(id, 'skipped', `survey failed, each container goes through its own steps: ${failureMessage(e)}`);
@@ -259,8 +263,9 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
   }
 }
 
-function registerSteps(steps: PartSteps, part: HostPart, containersOn: Map<string, PlannedContainer[]>, containers: PlannedContainer[], surveys: (host: string) => boolean): void {
+function registerSteps(steps: PartSteps, part: HostPart, containersOn: Map<string, PlannedContainer[]>, containers: PlannedContainer[], surveys: (host: string) => boolean, ahead: string[]): void {
   for (const host of part.prepare) steps.add({ id: stepId('prepare', host), kind: 'prepare', target: host, host });
+  for (const host of ahead) steps.add({ id: stepId('survey', part.stage, host), kind: 'survey', target: part.stage, host });
   for (const [host, mine] of containersOn) {
     if (!mine.length) continue;
     if (surveys(host)) steps.add({ id: stepId('survey', part.stage, host), kind: 'survey', target: part.stage, host });

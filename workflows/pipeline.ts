@@ -5,7 +5,7 @@
 // on to the part where the step waits.
 import { ApplicationFailure, condition, getExternalWorkflowHandle, ParentClosePolicy, setCurrentDetails, setHandler, startChild, upsertSearchAttributes, type ChildWorkflowHandle } from '@temporalio/workflow';
 import { compactSlice, expandPlan, type CompactPlan } from '../model/compact-plan';
-import { hostCount, hostParts, partLabel, partWorkflowId, type HostPart } from '../model/parts';
+import { HOST_GROUP_SIZE, hostCount, hostParts, partLabel, partWorkflowId, type HostPart } from '../model/parts';
 import { dependentsOf, type Plan } from '../model/plan';
 import { batchName } from '../model/rollout';
 import { Semaphore } from '../model/semaphore';
@@ -72,7 +72,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   // Every part is on record from the start (pending), so `status` shows what is still to come.
   const batched = hostParts(plan).flat().map((parts) => parts.filter((p) => p.hosts.length).map((p) => ({ p, record: partRecord(input.runId, p, 'pending') })));
   for (const records of batched) summary.parts.push(...records.map((r) => r.record));
-  for (const records of batched) {
+  for (const [index, records] of batched.entries()) {
     const live = records.map((r) => r.p);
     if (!stagesOk) {
       for (const { record } of records) Object.assign(record, { status: 'blocked', detail: stopReason });
@@ -82,9 +82,13 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     await imagesSettled(needed);
     // The batch's parts share the host limit: `parallel` of them at once, each with its own slots.
     const starts = new Semaphore(live[0]?.parallel ?? 1);
-    for (const { p, record } of records) {
+    // While surveys may settle parts, the batch's first part also surveys hosts of later batches, ahead of their turn
+    // (as many as keep it within a group's size): a redeploy where nothing changed does not wait for one survey per batch.
+    const upcoming = batched.slice(index + 1).flatMap((later) => later.flatMap((r) => r.p.hosts)).filter((h) => !surveyed.has(h) && !live.some((p) => p.hosts.includes(h)));
+    const ahead = settling ? [...new Set(upcoming)].slice(0, Math.max(0, HOST_GROUP_SIZE - (live[0]?.hosts.length ?? 0))) : [];
+    for (const [i, { p, record }] of records.entries()) {
       running.push(starts.run(async () => {
-        const child = await startHostPart(input, p, record, { settle: settling, surveyed }, parking, refs, unavailable);
+        const child = await startHostPart(input, p, record, { settle: settling, surveyed, ahead: i === 0 ? ahead : [] }, parking, refs, unavailable);
         await condition(() => gates.has(record.workflowId));
         return child;
       }).then((child) => finishPart(child, record, summary)));
@@ -162,10 +166,10 @@ function partRecord(runId: string, p: HostPart, status: PartRecord['status'], de
   };
 }
 
-async function startHostPart(input: PipelineInput, p: HostPart, record: PartRecord, survey: { settle: boolean; surveyed: Map<string, SurveyedContainer[]> }, parking: Parking, refs: Record<string, string>, unavailable: Record<string, string>): Promise<ChildWorkflowHandle<typeof rolloutHosts>> {
+async function startHostPart(input: PipelineInput, p: HostPart, record: PartRecord, survey: { settle: boolean; surveyed: Map<string, SurveyedContainer[]>; ahead: string[] }, parking: Parking, refs: Record<string, string>, unavailable: Record<string, string>): Promise<ChildWorkflowHandle<typeof rolloutHosts>> {
   const { settle } = survey;
-  // A settling part surveys its hosts' later stages too, unless an earlier part did.
-  const slice = compactSlice(input.plan, p.stage, p.hosts, settle);
+  // A settling part surveys its hosts' later stages too, unless an earlier part did, and the hosts it surveys ahead.
+  const slice = compactSlice(input.plan, p.stage, [...p.hosts, ...survey.ahead], settle);
   const surveyed = settle ? Object.fromEntries(p.hosts.filter((h) => survey.surveyed.has(h)).map((h) => [h, survey.surveyed.get(h)!])) : {};
   const used = new Set(slice.stages[0].services.map((s) => s.template.image));
   const pick = (from: Record<string, string>) => Object.fromEntries(Object.entries(from).filter(([name]) => used.has(name)));

@@ -541,9 +541,14 @@ describe('the host survey: what already runs as planned and answers is left alon
     const summary = await runPipeline(surveyPlan(), stubs(events, { inRegistry: ['a'], running: everything }), 'wf-survey-noop');
     expect(summary.status).toBe('completed');
     expect(reconciled(events)).toEqual([]);
-    // Each host was asked once, by its first part, about everything it runs; later parts used those answers.
+    // Each host was asked once about everything it runs, all by the first part (h2 and h3 ahead of their turn); later
+    // parts used those answers.
     expect(events.filter((e) => e.startsWith('survey')).sort()).toEqual(['survey h1 db,zk,api,ui', 'survey h2 zk', 'survey h3 zk']);
-    expect(summary.steps.filter((s) => s.kind === 'survey').map((s) => s.id).sort()).toEqual(['survey:common@h1', 'survey:database@h2', 'survey:database@h3']);
+    expect(summary.steps.filter((s) => s.kind === 'survey').map((s) => [s.id, s.detail]).sort()).toEqual([
+      ['survey:common@h1', '1 of 1 run as planned and answer; later stages: 3 of 3'],
+      ['survey:common@h2', 'ahead of its turn: 1 of 1 run as planned and answer'],
+      ['survey:common@h3', 'ahead of its turn: 1 of 1 run as planned and answer'],
+    ]);
     expect(summary.containers).toEqual({ created: 0, recreated: 0, unchanged: 6 });
     expect(summary.steps.find((s) => s.id === 'quorum:zk')).toMatchObject({ status: 'completed', detail: '3 of 3 members in quorum (h1, h2, h3), 2 needed, at the survey' });
     for (const s of summary.steps.filter((x) => x.kind === 'start' || x.kind === 'health')) expect(s.status).toBe('completed');
