@@ -29,9 +29,15 @@ export async function readSummary(handle: WorkflowHandle, status: string, queryT
 
 /** A failed run carries its summary as the failure's details. */
 export function summaryFromFailure(e: unknown): RunSummary | undefined {
+  return recordInFailure<RunSummary>(e, 'parts');
+}
+
+/** The record a failed workflow carries as its failure's details (a run's summary, a part's result), known by a list
+ *  it always has. */
+function recordInFailure<T>(e: unknown, listField: keyof T): T | undefined {
   if (!(e instanceof WorkflowFailedError) || !(e.cause instanceof ApplicationFailure)) return undefined;
-  const details = e.cause.details?.[0] as RunSummary | undefined;
-  return details && Array.isArray(details.parts) ? details : undefined;
+  const details = e.cause.details?.[0] as T | undefined;
+  return details && Array.isArray(details[listField]) ? details : undefined;
 }
 
 /** Reads parts' steps; results of closed parts are kept (they do not change). */
@@ -48,7 +54,7 @@ export class PartReader {
     const handle = this.workflows.getHandle(record.workflowId);
     if (record.status === 'completed' || record.status === 'failed') {
       // A part whose steps failed carries its result in its failure.
-      const result = (await handle.result().catch((e: unknown) => partResultFromFailure(e))) as PartResult | undefined;
+      const result = (await handle.result().catch((e: unknown) => recordInFailure<PartResult>(e, 'steps'))) as PartResult | undefined;
       if (result) this.closed.set(record.workflowId, result);
       return result;
     }
@@ -80,10 +86,4 @@ function matches(s: Step, f: StepFilter): boolean {
   if (f.host && s.host !== f.host) return false;
   if (f.failed && !['failed', 'blocked', 'parked'].includes(s.status)) return false;
   return true;
-}
-
-function partResultFromFailure(e: unknown): PartResult | undefined {
-  if (!(e instanceof WorkflowFailedError) || !(e.cause instanceof ApplicationFailure)) return undefined;
-  const details = e.cause.details?.[0] as PartResult | undefined;
-  return details && Array.isArray(details.steps) ? details : undefined;
 }

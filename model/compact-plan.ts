@@ -64,7 +64,7 @@ export function expandPlan(compact: CompactPlan): Plan {
 }
 
 /** The containers of one compact stage, in plan order (by service, then host). */
-export function containersOf(compact: Pick<CompactPlan, 'hosts'>, stage: CompactStage): PlannedContainer[] {
+function containersOf(compact: Pick<CompactPlan, 'hosts'>, stage: CompactStage): PlannedContainer[] {
   return stage.services.flatMap((s) => s.hosts.map((i) => fromTemplate(s.template, compact.hosts[i])));
 }
 

@@ -176,30 +176,38 @@ async function endIfRunning(client: Client | undefined, runId: string | undefine
   if (d?.status.name === 'RUNNING') await handle.terminate('scale test: the run was left parked');
 }
 
-describe('one permanent failure at scale: a compute host of a middle batch, resolved with retry', () => {
-  const N = 300;
-  const s = middleBatchFailure(N);
-  let client: Client;
-  let runId: string | undefined;
-  let parked: StatusView;
-  let compute: StatusView;
+/** A scale run with one permanent failure, started before the block's tests and left parked for them; ended (if a
+ *  test left it waiting) and its fault marker removed after them. */
+function parkedScaleRun(n: number, resolution: string) {
+  const run = { s: middleBatchFailure(n), client: undefined as Client | undefined, runId: undefined as string | undefined, seconds: 0 };
   let started = 0;
-
   beforeAll(async () => {
     started = Date.now();
-    client = await connectClient();
-    const r = await startUntilParked(s, (id) => (runId = id));
+    run.client = await connectClient();
+    const r = await startUntilParked(run.s, (id) => (run.runId = id));
     expect(r.parkedStatus).toBe('parked');
-    parked = await status(r.runId);
-    compute = await status(r.runId, '--stage', BATCHED_STAGE);
-    console.log(`scale ${N}, ${s.host} fails (${s.failing[0].batch ? `batch ${s.failing[0].batch.index} of ${s.failing[0].batch.of}` : ''}): parked, its batch done, after ${r.seconds.toFixed(1)} s`);
+    run.seconds = r.seconds;
   });
-
   afterAll(async () => {
-    await endIfRunning(client, runId);
-    fs.rmSync(path.join(clearedFaultsDir(), s.host), { force: true });
-    await client?.connection.close();
-    console.log(`scale ${N} with a permanent failure, retried: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    await endIfRunning(run.client, run.runId);
+    fs.rmSync(path.join(clearedFaultsDir(), run.s.host), { force: true });
+    await run.client?.connection.close();
+    console.log(`scale ${n} with a permanent failure, ${resolution}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  });
+  return run;
+}
+
+describe('one permanent failure at scale: a compute host of a middle batch, resolved with retry', () => {
+  const N = 300;
+  const run = parkedScaleRun(N, 'retried');
+  const { s } = run;
+  let parked: StatusView;
+  let compute: StatusView;
+
+  beforeAll(async () => {
+    parked = await status(run.runId!);
+    compute = await status(run.runId!, '--stage', BATCHED_STAGE);
+    console.log(`scale ${N}, ${s.host} fails (${s.failing[0].batch ? `batch ${s.failing[0].batch.index} of ${s.failing[0].batch.of}` : ''}): parked, its batch done, after ${run.seconds.toFixed(1)} s`);
   });
 
   test(`the failing host is the first of a middle compute batch, with later batches after it`, () => {
@@ -211,17 +219,17 @@ describe('one permanent failure at scale: a compute host of a middle batch, reso
   test(`the run parks with exactly one step: prepare:<host>, naming the host`, () => {
     expect(parked.status).toBe('parked');
     expect(parked.parked).toHaveLength(1);
-    expect(parked.parked[0]).toMatchObject({ id: `prepare:${s.host}`, host: s.host, part: partWorkflowId(runId!, s.failing[0]) });
+    expect(parked.parked[0]).toMatchObject({ id: `prepare:${s.host}`, host: s.host, part: partWorkflowId(run.runId!, s.failing[0]) });
     expect(parked.parked[0].error).toContain(s.host);
     expect(parked.steps.filter((st) => st.status === 'parked').map((st) => st.id)).toEqual([`prepare:${s.host}`]);
   });
 
   test('the later batches have not started: no workflow of theirs, no step of their hosts', async () => {
-    const ids = s.later.map((p) => partWorkflowId(runId!, p));
+    const ids = s.later.map((p) => partWorkflowId(run.runId!, p));
     expect(ids.length).toBeGreaterThan(0);
     // The run lists a part once it reaches it: a later one, if listed at all, is pending.
     expect(parked.parts.filter((p) => ids.includes(p.workflowId)).filter((p) => p.status !== 'pending')).toEqual([]);
-    expect(await Promise.all(ids.map((id) => exists(client, id)))).toEqual(ids.map(() => false));
+    expect(await Promise.all(ids.map((id) => exists(run.client!, id)))).toEqual(ids.map(() => false));
     const laterHosts = new Set(s.later.flatMap((p) => p.hosts));
     expect(compute.steps.filter((st) => st.host && laterHosts.has(st.host) && st.status !== 'pending')).toEqual([]);
   });
@@ -240,58 +248,42 @@ describe('one permanent failure at scale: a compute host of a middle batch, reso
   test('after simulate clear, retry of the step lets the run finish: every container created', async () => {
     const cleared = await operator(['simulate', 'clear', s.host]);
     expect([cleared.code, cleared.stderr]).toEqual([0, '']);
-    const retried = await operator(['retry', runId!, '--step', `prepare:${s.host}`, '--json']);
+    const retried = await operator(['retry', run.runId!, '--step', `prepare:${s.host}`, '--json']);
     expect([retried.code, retried.code ? `${retried.stderr}${retried.stdout.slice(-4000)}` : '']).toEqual([0, '']);
     const summary = lastJsonLine<RunJson>(retried.stdout);
     expect(summary.status).toBe('completed');
     expect(summary.containers).toEqual({ created: s.totalContainers, recreated: 0, unchanged: 0 });
     expect(summary.decisions.map((d) => [d.action, d.step])).toEqual([['retry', `prepare:${s.host}`]]);
-    const after = await status(runId!);
+    const after = await status(run.runId!);
     expect(after.status).toBe('completed');
-    const laterIds = s.later.map((p) => partWorkflowId(runId!, p));
+    const laterIds = s.later.map((p) => partWorkflowId(run.runId!, p));
     expect(after.parts.filter((p) => laterIds.includes(p.workflowId)).map((p) => [p.workflowId, p.status])).toEqual(laterIds.map((id) => [id, 'completed']));
     expect(after.steps.find((st) => st.id === `prepare:${s.host}`)?.status).toBe('completed');
   });
 });
 
 describe('one permanent failure at scale, resolved with skip --force (a smaller run)', () => {
-  const N = 40;
-  const s = middleBatchFailure(N);
-  let client: Client;
-  let runId: string | undefined;
-  let started = 0;
-
-  beforeAll(async () => {
-    started = Date.now();
-    client = await connectClient();
-    const r = await startUntilParked(s, (id) => (runId = id));
-    expect(r.parkedStatus).toBe('parked');
-  });
-
-  afterAll(async () => {
-    await endIfRunning(client, runId);
-    await client?.connection.close();
-    console.log(`scale ${N} with a permanent failure, skipped: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  });
+  const run = parkedScaleRun(40, 'skipped');
+  const { s } = run;
 
   test('skip without --force is refused (the host runs containers); with --force the run completes without them', async () => {
-    const refused = await operator(['skip', runId!, '--step', `prepare:${s.host}`, '--json']);
+    const refused = await operator(['skip', run.runId!, '--step', `prepare:${s.host}`, '--json']);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain('--force');
-    const skipped = await operator(['skip', runId!, '--step', `prepare:${s.host}`, '--force', '--json']);
+    const skipped = await operator(['skip', run.runId!, '--step', `prepare:${s.host}`, '--force', '--json']);
     expect([skipped.code, skipped.code ? `${skipped.stderr}${skipped.stdout.slice(-4000)}` : '']).toEqual([0, '']);
     const summary = lastJsonLine<RunJson>(skipped.stdout);
     expect(summary.status).toBe('completed');
     const mine = s.containersOn([s.host]).length;
     expect(mine).toBeGreaterThan(0);
     expect(summary.containers).toEqual({ created: s.totalContainers - mine, recreated: 0, unchanged: 0 });
-    const view = await status(runId!, '--host', s.host);
+    const view = await status(run.runId!, '--host', s.host);
     expect(view.status).toBe('completed');
     expect(view.steps.find((st) => st.id === `prepare:${s.host}`)?.status).toBe('skipped');
     const containerSteps = view.steps.filter((st) => st.kind === 'start' || st.kind === 'health');
     expect(containerSteps).toHaveLength(2 * mine);
     expect(containerSteps.filter((st) => st.status !== 'skipped')).toEqual([]);
-    const laterIds = s.later.map((p) => partWorkflowId(runId!, p));
-    expect((await status(runId!)).parts.filter((p) => laterIds.includes(p.workflowId)).map((p) => p.status)).toEqual(laterIds.map(() => 'completed'));
+    const laterIds = s.later.map((p) => partWorkflowId(run.runId!, p));
+    expect((await status(run.runId!)).parts.filter((p) => laterIds.includes(p.workflowId)).map((p) => p.status)).toEqual(laterIds.map(() => 'completed'));
   });
 });
