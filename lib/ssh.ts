@@ -10,6 +10,7 @@ import type { SshSettings } from '../model/activity-types';
 import type { HostRef } from '../model/plan';
 import { Semaphore } from '../model/semaphore';
 import { expandHome } from './paths';
+import { shq } from '../model/shell';
 
 // sshd drops new connections at random once 10 are still authenticating (MaxStartups 10:30:100, the default): a stage
 // that starts many containers on one host at once would see handshake timeouts. Handshakes to one host take turns,
@@ -263,6 +264,14 @@ export class HostSession {
     const key = JSON.stringify(target);
     if (!sessions.has(key)) sessions.set(key, new HostSession(target));
     return sessions.get(key)!;
+  }
+
+  /**
+   * The command as it must run to act as root on the host: unchanged for root, through `sudo -n` (never prompting)
+   * for any other user. Preparation, checks and the Docker engine go through this.
+   */
+  asRoot(command: string): string {
+    return this.target.user === 'root' ? command : `sudo -n sh -c ${shq(command)}`;
   }
 
   async exec(command: string, timeoutMs = 120000): Promise<ExecResult> {
