@@ -56,6 +56,13 @@ export const imagesSettledSignal = defineSignal<[{ image: string; ref?: string; 
  *  may still wait on a parked minority member after it. */
 export const partGateSignal = defineSignal<[PartGate]>('partGate');
 
+/** Host part -> run, from a part started ahead of its turn (see the run): whether what already runs would settle it. */
+export const partReadySignal = defineSignal<[{ part: string; settled: boolean }]>('partReady');
+/** Run -> a part started ahead of its turn: its turn came (settle: whether what runs may still settle it), or it never
+ *  will (blocked: why). */
+export const proceedSignal = defineSignal<[Proceed]>('proceed');
+export type Proceed = { settle: boolean } | { blocked: string };
+
 export interface PartGate {
   part: string;
   ok: boolean;

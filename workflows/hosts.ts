@@ -1,14 +1,14 @@
 // One group of hosts of one stage batch, a part of a run (<run>/stage/<stage>[/batch-i-of-n][/group-g-of-m]): at most
 // `slots` hosts at once, each prepared (in its first stage), then its containers pulled, started and gated; clustered
 // services gated on their quorum. Its history grows with its hosts (at most HOST_GROUP_SIZE), never with the fleet.
-import { getExternalWorkflowHandle } from '@temporalio/workflow';
+import { condition, getExternalWorkflowHandle, setHandler } from '@temporalio/workflow';
 import type { SurveyedContainer } from '../model/activity-types';
 import { expandPlan, type CompactPlan } from '../model/compact-plan';
 import type { HostPart } from '../model/parts';
 import { clustersOf, hostRef, type PlannedContainer, type PlannedHost } from '../model/plan';
 import { batchName, quorumSize } from '../model/rollout';
 import { heldSlot, Semaphore } from '../model/semaphore';
-import { partGateSignal, type TaskQueues } from '../model/shared';
+import { partGateSignal, partReadySignal, proceedSignal, type Proceed, type TaskQueues } from '../model/shared';
 import { stepId, type HostStates, type PartResult, type Step } from '../model/steps';
 import { ActivityCaller } from './activity-calls';
 import { Blocked, failureMessage, partOutcome, PartSteps, Skipped } from './part-steps';
@@ -27,6 +27,9 @@ export interface HostPartInput {
   surveyed?: Record<string, SurveyedContainer[]>;
   queues: TaskQueues;
   abortAll?: boolean;
+  /** Started ahead of its turn, while what runs settles parts (every host already surveyed): decides whether it would
+   *  be settled, tells the run, and waits for its turn (proceedSignal) before any host work. */
+  aheadOfTurn?: boolean;
 }
 
 export interface HostPartResult extends PartResult {
@@ -57,6 +60,8 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
   registerSteps(steps, part, containersOn, containers, input.settle ? (h) => !surveyedBefore[h] : () => false, input.settle ? ahead.map((h) => h.name) : []);
   steps.hostStates = () => hostStates(steps.log.all(), part.hosts);
   const slots = new Semaphore(part.slots);
+  let proceed: Proceed | undefined;
+  setHandler(proceedSignal, (p) => void (proceed = p));
 
   const prepared = new Map<string, Promise<unknown>>();
   const prepare = (host: PlannedHost): Promise<unknown> => {
@@ -72,14 +77,23 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
   // What already runs: asked per host (within the slots), while every earlier part was settled the same way.
   let settled = false;
   const surveyedAhead: Record<string, SurveyedContainer[]> = {};
-  if (input.settle) {
+  let settle = input.settle;
+  if (settle) {
     const found = (h: PlannedHost) => (surveyedBefore[h.name] ? Promise.resolve(new Map(surveyedBefore[h.name].map((c) => [c.container, c]))) : slots.run(() => survey(h)));
     const surveys = new Map(await Promise.all([...busy, ...ahead].map(async (h) => [h.name, await found(h)] as const)));
     for (const h of [...busy, ...ahead]) {
       const ahead = laterOn(h.name).map((c) => surveys.get(h.name)?.get(c.name)).filter((c) => c !== undefined);
       if (ahead.length && !surveyedBefore[h.name]) surveyedAhead[h.name] = ahead;
     }
-    settled = await settledBySurvey(surveys);
+    const runs = runsAsPlanned(surveys);
+    if (input.aheadOfTurn) {
+      await getExternalWorkflowHandle(input.runId).signal(partReadySignal, { part: steps.result().workflowId, settled: runs });
+      await condition(() => proceed !== undefined);
+      if ('blocked' in proceed!) return blockedOutcome(proceed.blocked);
+      // Not settled after all: a part before this one needed work, so these containers are reconciled and gated again.
+      settle = proceed!.settle;
+    }
+    settled = settle && runs && (await settleBySurvey(surveys));
   }
   let ok = settled;
   // Hosts with nothing to run here are only prepared, after the hosts that gate the stage have their slots.
@@ -103,13 +117,19 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
   await Promise.all(idle);
   return partOutcome({ ...steps.result(), ok: ok && !steps.failures.length, settled });
 
-  /** Asks what runs of this host's containers, this stage's and the later ones' (passed on to their parts). */
+  /** A part started ahead of its turn whose turn never came (a part before it failed): its steps are blocked. */
+  function blockedOutcome(reason: string): HostPartResult {
+    for (const s of steps.log.all()) if (s.status === 'pending') steps.log.finish(s.id, 'blocked', reason);
+    return { ...steps.result(), ok: false, settled: false };
+  }
+
   /** The step that kept the gate shut: the first failed, blocked or parked start, health or quorum step. */
   function stopper(): { id: string; message: string } {
     const s = steps.log.all().find((x) => ['start', 'health', 'quorum'].includes(x.kind) && ['failed', 'blocked', 'parked'].includes(x.status));
     return { id: s?.id ?? steps.result().workflowId, message: s ? `${s.status}: ${(s.detail ?? '').split('\n')[0]}` : 'the gate did not pass' };
   }
 
+  /** Asks what runs of this host's containers, this stage's and the later ones' (passed on to their parts). */
   async function survey(host: PlannedHost): Promise<Map<string, SurveyedContainer> | null> {
     const mine = containersOn.get(host.name)!;
     const later = laterOn(host.name);
@@ -127,16 +147,21 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
     }
   }
 
-  /** True when every container runs from its pushed image and spec, answers, and each cluster has its quorum: then
-   *  the part's steps are recorded as done, and nothing runs. */
-  async function settledBySurvey(surveys: Map<string, Map<string, SurveyedContainer> | null>): Promise<boolean> {
+  /** True when every container runs from its pushed image and spec, answers, and each cluster has its quorum. */
+  function runsAsPlanned(surveys: Map<string, Map<string, SurveyedContainer> | null>): boolean {
     const found = (c: PlannedContainer) => surveys.get(c.host)?.get(c.name);
-    const runsAsPlanned = (c: PlannedContainer) => Boolean(found(c)?.healthy) && found(c)?.imageRef === input.refs[c.image];
-    if (!containers.every(runsAsPlanned)) return false;
+    if (!containers.every((c) => Boolean(found(c)?.healthy) && found(c)?.imageRef === input.refs[c.image])) return false;
+    const inQuorum = (members: PlannedContainer[]) => members.filter((c) => found(c)?.inQuorum).length;
+    return [...clustersOf(containers, (c) => c).values()].every((members) => inQuorum(members) >= quorumSize(members.length));
+  }
+
+  /** For a part whose containers all run as planned: once the hosts prepared here are found prepared, its steps are
+   *  recorded as done, and nothing runs. */
+  async function settleBySurvey(surveys: Map<string, Map<string, SurveyedContainer> | null>): Promise<boolean> {
+    const found = (c: PlannedContainer) => surveys.get(c.host)?.get(c.name);
     const clusters = clustersOf(containers, (c) => c);
     const inQuorum = (members: PlannedContainer[]) => members.filter((c) => found(c)?.inQuorum);
-    if ([...clusters.values()].some((members) => inQuorum(members).length < quorumSize(members.length))) return false;
-    // Everything runs as planned: the hosts prepared here must still be prepared (a no-op when they are).
+    // The hosts prepared here must still be prepared (a no-op when they are).
     const preparations = await Promise.allSettled(busy.map((h) => slots.run(() => prepare(h))));
     if (preparations.some((r) => r.status === 'rejected')) return false;
     for (const c of containers) {

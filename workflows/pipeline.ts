@@ -3,18 +3,21 @@
 // starts when every part of the one before passed its gate; a failed batch stops the next. The run's own history and
 // summary grow with the number of parts, not of hosts or containers; operators' decisions come here and are passed
 // on to the part where the step waits.
-import { ApplicationFailure, condition, getExternalWorkflowHandle, ParentClosePolicy, setCurrentDetails, setHandler, startChild, upsertSearchAttributes, type ChildWorkflowHandle } from '@temporalio/workflow';
+import { ApplicationFailure, condition, getExternalWorkflowHandle, ParentClosePolicy, patched, setCurrentDetails, setHandler, startChild, upsertSearchAttributes, type ChildWorkflowHandle } from '@temporalio/workflow';
 import { compactSlice, expandPlan, type CompactPlan } from '../model/compact-plan';
 import { HOST_GROUP_SIZE, hostCount, hostParts, partLabel, partWorkflowId, type HostPart } from '../model/parts';
 import { dependentsOf, type Plan } from '../model/plan';
 import { batchName } from '../model/rollout';
 import { Semaphore } from '../model/semaphore';
-import { decideUpdate, decisionSignal, imagesSettledSignal, partGateSignal, type PartGate, runSummaryQuery, SEARCH_ATTRIBUTES, stepParkedSignal, stepUnparkedSignal, type TaskQueues } from '../model/shared';
+import { decideUpdate, decisionSignal, imagesSettledSignal, partGateSignal, type PartGate, partReadySignal, proceedSignal, runSummaryQuery, SEARCH_ATTRIBUTES, stepParkedSignal, stepUnparkedSignal, type TaskQueues } from '../model/shared';
 import type { SurveyedContainer } from '../model/activity-types';
 import type { Decision, PartRecord, PartResult, RunSummary } from '../model/steps';
 import { rolloutHosts, type HostPartResult } from './hosts';
 import { partResultOf } from './part-steps';
 import { buildImageTree, type ImageTreeResult } from './images';
+
+/** Patch id: parts of later batches start ahead of their turn while what runs settles them. */
+export const PARTS_AHEAD_OF_TURN = 'parts-ahead-of-turn';
 
 export interface PipelineInput {
   runId: string;
@@ -61,6 +64,10 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     for (const [host, found] of Object.entries(surveyedAhead ?? {})) surveyed.set(host, found);
   });
 
+  // Parts started ahead of their turn (below) say whether what runs would settle them, then wait for their turn.
+  const ready = new Map<string, boolean>();
+  setHandler(partReadySignal, ({ part, settled }) => void ready.set(part, settled));
+
   const running: Promise<void>[] = [];
   let stagesOk = true;
   let stopReason = 'an earlier stage failed';
@@ -70,25 +77,46 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   // containers are reconciled and gated again, after it.
   let settling = true;
   // Every part is on record from the start (pending), so `status` shows what is still to come.
-  const batched = hostParts(plan).flat().map((parts) => parts.filter((p) => p.hosts.length).map((p) => ({ p, record: partRecord(input.runId, p, 'pending') })));
+  const batched: BatchPart[][] = hostParts(plan).flat().map((parts) => parts.filter((p) => p.hosts.length).map((p) => ({ p, record: partRecord(input.runId, p, 'pending') })));
   for (const records of batched) summary.parts.push(...records.map((r) => r.record));
+  const neededImages = (records: BatchPart[]) => {
+    const live = records.map((r) => r.p);
+    return [...new Set(plan.stages.find((s) => s.name === live[0]?.stage)?.containers.filter((c) => live.some((p) => p.hosts.includes(c.host))).map((c) => c.image))];
+  };
+  const busyHosts = (records: BatchPart[]) => {
+    const stage = plan.stages.find((s) => s.name === records[0]?.p.stage);
+    return [...new Set(stage?.containers.filter((c) => records.some((r) => r.p.hosts.includes(c.host))).map((c) => c.host))];
+  };
+  /** While surveys settle parts, the batches after the current one whose hosts were all surveyed already and whose
+   *  images are pushed start now, ahead of their turn: each decides at once whether it is settled and waits, with no
+   *  host work, for its turn. A redeploy where nothing changed then costs one round of parts, not one per batch. */
+  const startAhead = (after: number) => {
+    for (const records of batched.slice(after + 1)) {
+      if (records.some((r) => r.ahead !== undefined)) continue;
+      if (!neededImages(records).every((n) => refs[n]) || !busyHosts(records).every((h) => surveyed.has(h))) return;
+      for (const r of records) r.ahead = startHostPart(input, r.p, r.record, { settle: true, surveyed, ahead: [] }, parking, refs, unavailable, true);
+    }
+  };
   for (const [index, records] of batched.entries()) {
     const live = records.map((r) => r.p);
     if (!stagesOk) {
-      for (const { record } of records) Object.assign(record, { status: 'blocked', detail: stopReason });
+      for (const r of records) {
+        Object.assign(r.record, { status: 'blocked', detail: stopReason });
+        if (r.ahead) running.push(blockAhead(r, stopReason));
+      }
       continue;
     }
-    const needed = [...new Set(plan.stages.find((s) => s.name === live[0]?.stage)?.containers.filter((c) => live.some((p) => p.hosts.includes(c.host))).map((c) => c.image))];
-    await imagesSettled(needed);
+    await imagesSettled(neededImages(records));
     // The batch's parts share the host limit: `parallel` of them at once, each with its own slots.
     const starts = new Semaphore(live[0]?.parallel ?? 1);
     // While surveys may settle parts, the batch's first part also surveys hosts of later batches, ahead of their turn
     // (as many as keep it within a group's size): a redeploy where nothing changed does not wait for one survey per batch.
     const upcoming = batched.slice(index + 1).flatMap((later) => later.flatMap((r) => r.p.hosts)).filter((h) => !surveyed.has(h) && !live.some((p) => p.hosts.includes(h)));
     const ahead = settling ? [...new Set(upcoming)].slice(0, Math.max(0, HOST_GROUP_SIZE - (live[0]?.hosts.length ?? 0))) : [];
-    for (const [i, { p, record }] of records.entries()) {
+    for (const [i, r] of records.entries()) {
+      const { p, record } = r;
       running.push(starts.run(async () => {
-        const child = await startHostPart(input, p, record, { settle: settling, surveyed, ahead: i === 0 ? ahead : [] }, parking, refs, unavailable);
+        const child = r.ahead ? await takeTurn(r) : await startHostPart(input, p, record, { settle: settling, surveyed, ahead: i === 0 ? ahead : [] }, parking, refs, unavailable);
         await condition(() => gates.has(record.workflowId));
         return child;
       }).then((child) => finishPart(child, record, summary)));
@@ -100,8 +128,31 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     stagesOk = results.every((r) => r.ok);
     stoppedBy ??= results.find((r) => r.stoppedBy)?.stoppedBy;
     if (!stagesOk && live[0]?.batch && live[0].batch.of > 1) stopReason = `${batchName(live[0].batch)} failed`;
+    // Guarded: runs in flight before parts started ahead of their turn go on starting each batch at its turn.
+    if (settling && stagesOk && patched(PARTS_AHEAD_OF_TURN)) startAhead(index);
   }
   await Promise.all([...running, images]);
+
+  /** A part started ahead of its turn, now at its turn: told whether it may still be settled. One that is settled and
+   *  has no host to prepare cannot fail: its gate is taken as passed at once, so the batches after it go on too. */
+  async function takeTurn(r: BatchPart): Promise<ChildWorkflowHandle<typeof rolloutHosts>> {
+    const child = await r.ahead!;
+    const id = r.record.workflowId;
+    await condition(() => ready.has(id));
+    r.record.status = 'running';
+    const told = child.signal(proceedSignal, { settle: settling });
+    // Taken as passed before the signal is delivered, so that every such part is told in the same workflow task.
+    if (settling && ready.get(id) && !r.p.prepare.length) gates.set(id, { part: id, ok: true, settled: true });
+    await told;
+    return child;
+  }
+
+  /** A part started ahead of its turn whose turn will not come: it records its steps as blocked and ends. */
+  async function blockAhead(r: BatchPart, reason: string): Promise<void> {
+    const child = await r.ahead!;
+    await child.signal(proceedSignal, { blocked: reason });
+    await child.result().catch(() => undefined);
+  }
 
   // A run that did not bring every stage up failed, even when no step did (its gate was shut by skipped members).
   if (!stagesOk && !summary.failedSteps.length && stoppedBy) summary.failedSteps.push({ ...stoppedBy, part: input.runId });
@@ -166,19 +217,26 @@ function partRecord(runId: string, p: HostPart, status: PartRecord['status'], de
   };
 }
 
-async function startHostPart(input: PipelineInput, p: HostPart, record: PartRecord, survey: { settle: boolean; surveyed: Map<string, SurveyedContainer[]>; ahead: string[] }, parking: Parking, refs: Record<string, string>, unavailable: Record<string, string>): Promise<ChildWorkflowHandle<typeof rolloutHosts>> {
+/** A part of a stage batch, as the run keeps it: the part, its record, and its workflow if started ahead of its turn. */
+interface BatchPart {
+  p: HostPart;
+  record: PartRecord;
+  ahead?: Promise<ChildWorkflowHandle<typeof rolloutHosts>>;
+}
+
+async function startHostPart(input: PipelineInput, p: HostPart, record: PartRecord, survey: { settle: boolean; surveyed: Map<string, SurveyedContainer[]>; ahead: string[] }, parking: Parking, refs: Record<string, string>, unavailable: Record<string, string>, aheadOfTurn = false): Promise<ChildWorkflowHandle<typeof rolloutHosts>> {
   const { settle } = survey;
   // A settling part surveys its hosts' later stages too, unless an earlier part did, and the hosts it surveys ahead.
   const slice = compactSlice(input.plan, p.stage, [...p.hosts, ...survey.ahead], settle);
   const surveyed = settle ? Object.fromEntries(p.hosts.filter((h) => survey.surveyed.has(h)).map((h) => [h, survey.surveyed.get(h)!])) : {};
   const used = new Set(slice.stages[0].services.map((s) => s.template.image));
   const pick = (from: Record<string, string>) => Object.fromEntries(Object.entries(from).filter(([name]) => used.has(name)));
-  record.status = 'running';
+  if (!aheadOfTurn) record.status = 'running';
   const first = p.hosts[0];
   const last = p.hosts[p.hosts.length - 1];
   return startChild(rolloutHosts, {
     workflowId: record.workflowId,
-    args: [{ runId: input.runId, part: p, plan: slice, refs: pick(refs), unavailable: pick(unavailable), settle, surveyed, queues: input.queues, abortAll: parking.abortAll }],
+    args: [{ runId: input.runId, part: p, plan: slice, refs: pick(refs), unavailable: pick(unavailable), settle, surveyed, queues: input.queues, abortAll: parking.abortAll, ...(aheadOfTurn ? { aheadOfTurn } : {}) }],
     staticSummary: `${record.label}: ${hostCount(p.hosts.length)} (${first}${p.hosts.length > 1 ? ` ... ${last}` : ''})`,
     staticDetails: `hosts: ${p.hosts.join(', ')}; at most ${p.slots} at once`,
     parentClosePolicy: ParentClosePolicy.TERMINATE,

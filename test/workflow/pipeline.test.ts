@@ -6,7 +6,7 @@ import { bundleWorkflowCode, Runtime, DefaultLogger, Worker, type WorkflowBundle
 import type * as activities from '../../activities';
 import type { BuildRequest } from '../../model/activity-types';
 import type { Plan, PlannedContainer, PlannedImage } from '../../model/plan';
-import type { Decision, RunSummary, Step } from '../../model/steps';
+import { expandSteps, type Decision, type PartResult, type RunSummary, type Step } from '../../model/steps';
 import { compactPlan } from '../../model/compact-plan';
 import { PartReader } from '../../cli/run-steps';
 import { DEFAULT_CONCURRENCY, DEFAULT_ROLLOUT } from '../../model/types';
@@ -552,6 +552,27 @@ describe('the host survey: what already runs as planned and answers is left alon
     expect(summary.containers).toEqual({ created: 0, recreated: 0, unchanged: 6 });
     expect(summary.steps.find((s) => s.id === 'quorum:zk')).toMatchObject({ status: 'completed', detail: '3 of 3 members in quorum (h1, h2, h3), 2 needed, at the survey' });
     for (const s of summary.steps.filter((x) => x.kind === 'start' || x.kind === 'health')) expect(s.status).toBe('completed');
+    // The later stages' parts started ahead of their turn, at once, as soon as the first part's survey was in: config
+    // started before database was told its turn had come.
+    const history = (await env.client.workflow.getHandle('wf-survey-noop').fetchHistory()).events ?? [];
+    const started = (stage: string) => history.findIndex((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId === `wf-survey-noop/stage/${stage}`);
+    const toldTurn = (stage: string) => history.findIndex((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes?.signalName === 'proceed' && e.signalExternalWorkflowExecutionInitiatedEventAttributes.workflowExecution?.workflowId === `wf-survey-noop/stage/${stage}`);
+    expect(started('config')).toBeGreaterThan(-1);
+    expect(toldTurn('database')).toBeGreaterThan(started('config'));
+  });
+
+  test('a part started ahead of its turn whose turn never comes: its steps are blocked and none of them runs', async () => {
+    const events: string[] = [];
+    const running = { ...everything, zk: { imageRef: 'reg:5000/a@sha256:older', healthy: true, inQuorum: true } };
+    const p = { ...surveyPlan(), rollout: { ...DEFAULT_ROLLOUT, parkTimeoutSeconds: 0 } };
+    const error = await runPipeline(p, stubs(events, { inRegistry: ['a'], running, quorumFrom: () => [] }), 'wf-survey-ahead-blocked').catch((e: unknown) => e);
+    const summary = await failedRun(error);
+    expect(summary.failedStep?.id).toBe('quorum:zk');
+    expect(summary.parts.find((x) => x.workflowId === 'wf-survey-ahead-blocked/stage/config')).toMatchObject({ status: 'blocked' });
+    expect(events.filter((e) => e.startsWith('start api') || e.startsWith('start ui'))).toEqual([]);
+    // Its own record (the UI's view of it) has every step blocked, saying why.
+    const part = (await env.client.workflow.getHandle('wf-survey-ahead-blocked/stage/config').result()) as PartResult;
+    expect(expandSteps(part).map((x) => [x.id, x.status, x.detail])).toEqual(['pull:config@h1', 'start:api@h1', 'health:api@h1', 'start:ui@h1', 'health:ui@h1'].map((id) => [id, 'blocked', 'an earlier stage failed']));
   });
 
   test('a container running an older image: its stage and every later one go through start and gate again, in order', async () => {
