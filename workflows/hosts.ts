@@ -1,7 +1,7 @@
 // One group of hosts of one stage batch, a part of a run (<run>/stage/<stage>[/batch-i-of-n][/group-g-of-m]): at most
 // `slots` hosts at once, each prepared (in its first stage), then its containers pulled, started and gated; clustered
 // services gated on their quorum. Its history grows with its hosts (at most HOST_GROUP_SIZE), never with the fleet.
-import { condition, getExternalWorkflowHandle, setHandler } from '@temporalio/workflow';
+import { condition, getExternalWorkflowHandle, patched, setHandler } from '@temporalio/workflow';
 import type { SurveyedContainer } from '../model/activity-types';
 import { expandPlan, type CompactPlan } from '../model/compact-plan';
 import type { HostPart } from '../model/parts';
@@ -12,6 +12,9 @@ import { partGateSignal, partReadySignal, proceedSignal, type Proceed, type Task
 import { stepId, type HostStates, type PartResult, type Step } from '../model/steps';
 import { ActivityCaller } from './activity-calls';
 import { Blocked, failureMessage, partOutcome, PartSteps, Skipped } from './part-steps';
+
+/** Patch id: a settling part prepares its hosts while it surveys them, not after. */
+export const PREPARE_WHILE_SURVEYED = 'prepare-while-surveyed';
 
 export interface HostPartInput {
   runId: string;
@@ -79,6 +82,9 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
   const surveyedAhead: Record<string, SurveyedContainer[]> = {};
   let settle = input.settle;
   if (settle) {
+    // The hosts prepared here are prepared while they are surveyed: a settled part needs them prepared, and a part that
+    // is not starts with it. (Not before a part's turn: that is host work. Guarded: runs in flight prepare after.)
+    if (!input.aheadOfTurn && patched(PREPARE_WHILE_SURVEYED)) for (const h of busy) void slots.run(() => prepare(h)).catch(() => undefined);
     const found = (h: PlannedHost) => (surveyedBefore[h.name] ? Promise.resolve(new Map(surveyedBefore[h.name].map((c) => [c.container, c]))) : slots.run(() => survey(h)));
     const surveys = new Map(await Promise.all([...busy, ...ahead].map(async (h) => [h.name, await found(h)] as const)));
     for (const h of [...busy, ...ahead]) {
