@@ -11,9 +11,9 @@ import type { SecretRef } from '../model/types';
 import type { HealthRequest, HealthResult, PullRequest, PullResult, QuorumRequest, QuorumResult, RegistryRef, SshSettings, StartRequest, StartResult, SurveyedContainer, SurveyRequest, SurveyResult } from '../model/activity-types';
 import { followStream } from '../lib/docker';
 import { demuxLogs } from '../lib/docker-frames';
-import { maskSecrets, resolveSecret } from '../lib/secrets';
+import { DigestKeyUnusable, maskSecrets, resolveSecret, SecretNotFound, secretDigest } from '../lib/secrets';
 import { httpProbe, tcpProbe } from '../lib/probes';
-import { sshTarget, withHost } from '../lib/ssh';
+import { probeVia, sshTarget, withHost } from '../lib/ssh';
 import { refuseSimulated, withHostFailures } from './hosts';
 import { keepAlive } from './heartbeat';
 import { RUN_LABEL } from './images';
@@ -23,7 +23,7 @@ export const SPEC_HASH_LABEL = 'net.contrail-deploy.spec-hash';
 export async function startContainer(req: StartRequest): Promise<StartResult> {
   refuseSimulated('startContainer', req);
   const c = req.container;
-  const specHash = containerSpecHash(c, req.imageRef);
+  const specHash = specHashOrFail(c, req.imageRef);
   return withHostFailures(c.host, () =>
     withHost(sshTarget(req.host, req.ssh), async (session) => {
       const docker = session.docker();
@@ -32,7 +32,8 @@ export async function startContainer(req: StartRequest): Promise<StartResult> {
         if (e.statusCode === 404) return undefined;
         throw e;
       });
-      if (existing && existing.Config.Labels?.[SPEC_HASH_LABEL] === specHash && existing.State.Running) {
+      // A container in its restart policy's back-off counts as running for the engine; not here: it is started anew.
+      if (existing && existing.Config.Labels?.[SPEC_HASH_LABEL] === specHash && existing.State.Running && !existing.State.Restarting) {
         return { container: c.name, host: c.host, id: existing.Id, outcome: 'unchanged' as const };
       }
       await pullImage(docker, req.imageRef, req.registry);
@@ -110,11 +111,32 @@ export async function pullImages(req: PullRequest): Promise<PullResult> {
   );
 }
 
-/** What makes a container what it is; a change recreates it. Secret values are not hashed, only their names. */
-export function containerSpecHash(c: PlannedContainer, imageRef: string): string {
-  // The command joins the hash only when set, so containers planned before it counted keep their hash.
-  const spec = { imageRef, env: c.env, volumes: c.volumes, privileged: c.privileged, capAdd: c.capAdd, labels: c.labels, ...(c.command ? { command: c.command } : {}) };
+/**
+ * What makes a container what it is; a change recreates it. A secret it receives counts by a keyed digest of its value
+ * (this installation's key, on the worker), never by the value: a rotated secret recreates exactly the containers
+ * that receive it.
+ */
+export function containerSpecHash(c: PlannedContainer, imageRef: string, digestOf: (secret: string) => string = secretDigest): string {
+  const secrets = Object.fromEntries(Object.entries(c.env).flatMap(([k, v]) => (typeof v === 'string' ? [] : [[k, digestOf(v.secret)]])));
+  // The command and the secrets join the hash only when there are some, so containers planned before they counted
+  // keep their hash.
+  const spec = {
+    imageRef, env: c.env, volumes: c.volumes, privileged: c.privileged, capAdd: c.capAdd, labels: c.labels,
+    ...(c.command ? { command: c.command } : {}),
+    ...(Object.keys(secrets).length ? { secretDigests: secrets } : {}),
+  };
   return crypto.createHash('sha256').update(stableJson(spec)).digest('hex').slice(0, 24);
+}
+
+/** The spec hash, or a failure that is not retried when a secret the container receives is not set on the worker
+ *  (or the key of the digests is unusable): the same on every attempt. */
+function specHashOrFail(c: PlannedContainer, imageRef: string): string {
+  try {
+    return containerSpecHash(c, imageRef);
+  } catch (e) {
+    if (!(e instanceof SecretNotFound || e instanceof DigestKeyUnusable)) throw e;
+    throw ApplicationFailure.nonRetryable(`host ${c.host}: step start ${c.name}: ${e.message}, then retry`, e.name);
+  }
 }
 
 function dockerFailure(context: string, e: unknown): Error {
@@ -132,8 +154,11 @@ function dockerFailure(context: string, e: unknown): Error {
 }
 
 /**
- * Waits until the container answers its health check (a TCP port on its host's address, or a command run inside
- * it); on timeout, names the service, host and what did not answer, with the container's last log lines.
+ * Waits until the container answers its health check (a TCP port on its host's address, an HTTP GET, and/or a command
+ * run inside it) while it runs steadily: the same process life from the gate's start to its pass (restart count and
+ * start time unchanged), up for a moment at least. A port answered by another process while the container crash-loops
+ * does not pass it. On timeout, or as soon as the container restarts, names the service, host and what went wrong,
+ * with the container's last log lines.
  */
 export async function checkHealth(req: HealthRequest): Promise<HealthResult> {
   refuseSimulated('checkHealth', req);
@@ -142,29 +167,109 @@ export async function checkHealth(req: HealthRequest): Promise<HealthResult> {
   const health = c.health;
   if (!health || (!health.tcp && !health.http && !health.command)) return { container: c.name, host: c.host, answeredAfterMs: 0 };
   const deadline = started + health.timeoutSeconds * 1000;
+  // The life the gate watches: the container's at the gate's start, or the first one it sees up when the container
+  // was not up then (in a restart back-off when a retry began, say).
+  let watched = await lifeOf(req).catch(() => undefined);
+  let life = watched;
   let lastError = '';
   while (Date.now() < deadline) {
     const result = await probeHealth(c, req.host, req.ssh);
-    if (result === true) return { container: c.name, host: c.host, answeredAfterMs: Date.now() - started };
-    lastError = result;
+    const seen = await lifeOf(req).catch((e: Error) => e);
+    if (seen instanceof Error) {
+      // The engine cannot be asked (the host's link is down, say): no pass this round, as with a probe that fails.
+      lastError = `the engine does not say how the container runs: ${seen.message}`;
+    } else {
+      if (restarted(watched, seen)) throw await crashLoopFailure(req, watched!, seen!, result === true);
+      life = seen;
+      if (!watched?.up) watched = life;
+      const steady = result === true ? steadiness(life) : result;
+      if (steady === true) return { container: c.name, host: c.host, answeredAfterMs: Date.now() - started };
+      lastError = result === true ? `the check answers, but ${steady}` : result;
+    }
     Context.current().heartbeat({ waiting: healthCheckText(c), lastError });
     await sleep(1000);
   }
   const [logs, dependencies] = await Promise.all([containerLogTail(req).catch((e: Error) => `(could not read logs: ${e.message})`), dependencyReport(c.dependencies ?? [])]);
+  const state = life?.up ? '' : ` The container ${life ? `is ${life.status} (restart count ${life.restartCount})` : 'does not exist'}.`;
   throw ApplicationFailure.nonRetryable(
-    `health gate: ${c.service} on host ${c.host} did not answer on ${healthCheckText(c)} within ${health.timeoutSeconds}s (${maskSecrets(lastError)}).${dependencies}\n--- last log lines of ${c.name} ---\n${maskSecrets(logs)}`,
+    `health gate: ${c.service} on host ${c.host} did not answer on ${healthCheckText(c)} within ${health.timeoutSeconds}s (${maskSecrets(lastError)}).${state}${dependencies}\n--- last log lines of ${c.name} ---\n${maskSecrets(logs)}`,
     'HealthGateTimeout',
   );
 }
 
+/** One life of a container's process, as its engine reports it. */
+interface ContainerLife {
+  id: string;
+  /** Running and not in its restart policy's back-off (the engine counts that as running too). */
+  up: boolean;
+  status: string;
+  restartCount: number;
+  startedAt: string;
+  /** How long this life has lasted, by the engine's own clock (no skew with the worker's). */
+  upForMs: number;
+}
+
+/** A container must have been up this long in one life to pass: a crash loop's lives last milliseconds. */
+const STEADY_MS = 1000;
+
+async function lifeOf(req: HealthRequest): Promise<ContainerLife | undefined> {
+  return withHost(sshTarget(req.host, req.ssh), async (s) => {
+    const docker = s.docker();
+    const info = await docker.getContainer(req.container.name).inspect().catch((e: { statusCode?: number }) => {
+      if (e.statusCode === 404) return undefined;
+      throw e;
+    });
+    if (!info) return undefined;
+    const up = info.State.Running && !info.State.Restarting && info.State.Pid > 0;
+    const engineNow = up ? Date.parse(((await docker.info()) as { SystemTime: string }).SystemTime) : NaN;
+    return {
+      id: info.Id, up, status: info.State.Restarting ? 'restarting' : info.State.Status, restartCount: info.RestartCount, startedAt: info.State.StartedAt,
+      upForMs: up ? engineNow - Date.parse(info.State.StartedAt) : 0,
+    };
+  });
+}
+
+/** The container the gate watches has restarted (a life ended), or was replaced, since: it cannot pass any more. */
+function restarted(watched: ContainerLife | undefined, now: ContainerLife | undefined): boolean {
+  if (!watched || !now) return false;
+  // The engine counts a restart when a life ends; a new start time alone, after a life that had ended, is not one.
+  return now.id !== watched.id || now.restartCount !== watched.restartCount || (watched.up && now.startedAt !== watched.startedAt);
+}
+
+/** true when the container runs steadily, else what it does instead. */
+function steadiness(life: ContainerLife | undefined): true | string {
+  if (!life) return 'the container does not exist';
+  if (!life.up) return `the container is ${life.status} (restart count ${life.restartCount}), so something else answers`;
+  if (!(life.upForMs >= STEADY_MS)) return `the container has been up ${Math.max(0, life.upForMs)} ms only`;
+  return true;
+}
+
+async function crashLoopFailure(req: HealthRequest, from: ContainerLife, now: ContainerLife, answered: boolean): Promise<ApplicationFailure> {
+  const c = req.container;
+  const logs = await containerLogTail(req).catch((e: Error) => `(could not read logs: ${e.message})`);
+  const what = now.id !== from.id
+    ? `was replaced during its health gate (by another run or by hand)`
+    : `restarted during its health gate (restart count ${from.restartCount} when the gate began watching it, ${now.restartCount} now, ${now.status}): its process exits and the engine starts it again`;
+  const port = answered ? ` Something else answers on ${healthCheckText(c)}: another process holds the port (\`contrail-deploy check\` names it; stop it or give the service another port).` : '';
+  return ApplicationFailure.nonRetryable(
+    `health gate: ${c.service} on host ${c.host}: container ${c.name} ${what}.${port} Fix the cause its log shows, then \`contrail-deploy retry <run-id>\`.\n--- last log lines of ${c.name} ---\n${maskSecrets(logs)}`,
+    'ContainerCrashLoop',
+  );
+}
+
 function healthUrl(c: PlannedContainer): string {
-  return c.health?.http ? `http://${c.hostAddress}:${c.health.http.port}${c.health.http.path}` : '';
+  return c.health?.http ? `http://${endpoint(c.hostAddress, c.health.http.port)}${c.health.http.path}` : '';
+}
+
+/** address:port, an IPv6 address in brackets. */
+function endpoint(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 /** What a container's health check asks, for messages: "10.0.0.1:5672 and command "rabbitmq-diagnostics ping"". */
 function healthCheckText(c: PlannedContainer): string {
   const h = c.health;
-  return [h?.tcp ? `${c.hostAddress}:${h.tcp}` : '', healthUrl(c), h?.command ? `command "${h.command.join(' ')}"` : ''].filter(Boolean).join(' and ');
+  return [h?.tcp ? endpoint(c.hostAddress, h.tcp) : '', healthUrl(c), h?.command ? `command "${h.command.join(' ')}"` : ''].filter(Boolean).join(' and ');
 }
 
 /**
@@ -173,13 +278,14 @@ function healthCheckText(c: PlannedContainer): string {
  */
 async function probeHealth(c: PlannedContainer, host: HostRef, ssh: SshSettings, inside = true): Promise<true | string> {
   const health = c.health;
+  const via = probeVia(sshTarget(host, ssh)); // a host behind a bastion is probed through it
   try {
     if (health?.tcp) {
-      const tcp = await tcpProbe(c.hostAddress, health.tcp, 2000);
-      if (tcp !== true) return `${c.hostAddress}:${health.tcp}: ${tcp}`;
+      const tcp = await tcpProbe(c.hostAddress, health.tcp, 2000, via);
+      if (tcp !== true) return `${endpoint(c.hostAddress, health.tcp)}: ${tcp}`;
     }
     if (health?.http) {
-      const http = await httpProbe(healthUrl(c), 2000);
+      const http = await httpProbe(healthUrl(c), 2000, via);
       if (http !== true) return `${healthUrl(c)}: ${http}`;
     }
     if (health?.command && inside) return await probeInside(c, host, ssh, health.command);
@@ -199,12 +305,15 @@ export async function surveyHost(req: SurveyRequest): Promise<SurveyResult> {
   return withHostFailures(req.host.name, () =>
     withHost(sshTarget(req.host, req.ssh), async (session) => {
       const docker = session.docker();
-      const ours = new Set((await docker.listContainers({ all: true, filters: { label: [SPEC_HASH_LABEL] } })).flatMap((i) => i.Names.map((n) => n.replace(/^\//, ''))));
+      // The engine's clock, asked alongside: how long each container has been up, without skew from the worker's.
+      const [listing, engineInfo] = await Promise.all([docker.listContainers({ all: true, filters: { label: [SPEC_HASH_LABEL] } }), docker.info() as Promise<{ SystemTime: string }>]);
+      const ours = new Set(listing.flatMap((i) => i.Names.map((n) => n.replace(/^\//, ''))));
+      const engineNow = Date.parse(engineInfo.SystemTime);
       // The listing names the image without its digest: each container's own record has it. A few at a time, over
       // kept-open Docker API channels.
       const slots = new Semaphore(4);
       const containers = await Promise.all(
-        req.containers.map(async (c) => surveyOne(c, ours.has(c.name) ? await slots.run(() => docker.getContainer(c.name).inspect()) : undefined, req)),
+        req.containers.map(async (c) => surveyOne(c, ours.has(c.name) ? await slots.run(() => docker.getContainer(c.name).inspect()) : undefined, engineNow, req)),
       );
       return { host: req.host.name, containers };
     }).catch((e: unknown) => {
@@ -213,12 +322,23 @@ export async function surveyHost(req: SurveyRequest): Promise<SurveyResult> {
   );
 }
 
-async function surveyOne(c: PlannedContainer, info: Docker.ContainerInspectInfo | undefined, req: SurveyRequest): Promise<SurveyedContainer> {
-  if (!info?.State.Running) return { container: c.name, imageRef: null, healthy: false, note: info ? info.State.Status : 'absent' };
+async function surveyOne(c: PlannedContainer, info: Docker.ContainerInspectInfo | undefined, engineNow: number, req: SurveyRequest): Promise<SurveyedContainer> {
+  if (!info?.State.Running || info.State.Restarting) return { container: c.name, imageRef: null, healthy: false, note: info ? (info.State.Restarting ? 'restarting' : info.State.Status) : 'absent' };
+  // Up a moment at least: a crash-looping container runs for milliseconds at a time, while its port may be another's.
+  // Its start and gate then watch it.
+  if (!(engineNow - Date.parse(info.State.StartedAt) >= STEADY_MS)) return { container: c.name, imageRef: null, healthy: false, note: 'just started' };
   // The hash of this plan's spec with the image the container runs: equal to its label when nothing else changed.
   // Whether that image is the one the run wants is for the workflow to compare, once its digests are known.
   const imageRef = info.Config.Image;
-  if (info.Config.Labels?.[SPEC_HASH_LABEL] !== containerSpecHash(c, imageRef)) return { container: c.name, imageRef, healthy: false, note: 'spec changed' };
+  let specHash: string;
+  try {
+    specHash = containerSpecHash(c, imageRef);
+  } catch (e) {
+    // Its start step says so, and does not retry.
+    if (e instanceof SecretNotFound || e instanceof DigestKeyUnusable) return { container: c.name, imageRef, healthy: false, note: e.message };
+    throw e;
+  }
+  if (info.Config.Labels?.[SPEC_HASH_LABEL] !== specHash) return { container: c.name, imageRef, healthy: false, note: 'spec changed' };
   // The ports are asked from here as always; the commands inside only when the engine does not vouch for them.
   const vouched = engineVouches(c, info);
   const [health, quorum] = await Promise.all([

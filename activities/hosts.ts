@@ -1,4 +1,5 @@
-// Host preparation over SSH (deploy task queue): engine check, persistent directories, kernel modules.
+// Host preparation over SSH (deploy task queue): engine check, persistent directories, kernel modules. Everything that
+// needs root goes through HostSession.execAsRoot (sudo -n for a non-root user), so a refused sudo is one clear line.
 import * as fs from 'fs';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -6,12 +7,14 @@ import type { ItemOutcome, PrepareRequest, PrepareResult } from '../model/activi
 import { maskSecrets } from '../lib/secrets';
 import { SshError, sshTarget, withHost, type HostSession } from '../lib/ssh';
 import { shq } from '../model/shell';
+import { preflightBeforePrepare } from './preflight';
 
 export async function prepareHost(req: PrepareRequest): Promise<PrepareResult> {
   refuseSimulated('prepareHost', req);
   const { host } = req;
   return withHostFailures(host.name, () =>
     withHost(sshTarget(host, req.ssh), async (session) => {
+      await preflightBeforePrepare(session, req); // the checks of `contrail-deploy check` first: fail early and clearly
       // The items are independent of each other: checked at once, each on its own channel, reported in order.
       const item = async (name: string, ensure: () => Promise<ItemOutcome>) => {
         const outcome = await ensure();
@@ -33,7 +36,8 @@ export async function prepareHost(req: PrepareRequest): Promise<PrepareResult> {
 }
 
 async function checkEngine(s: HostSession): Promise<string> {
-  const r = await s.exec(`docker version --format '{{.Server.Version}}'`);
+  await s.ensureEngineAccess('step check Docker engine');
+  const r = await s.exec(s.dockerCommand(`version --format '{{.Server.Version}}'`));
   if (r.code !== 0) {
     throw ApplicationFailure.retryable(`host ${s.target.host}: step check Docker engine: docker does not answer (${maskSecrets(r.stderr.trim())}). Start the Docker engine on that host.`, 'DockerEngineDown');
   }
@@ -47,7 +51,7 @@ async function ensureDirectory(s: HostSession, dir: string, mode: string, owner:
     mkdir -p "$p" && chmod ${shq(mode)} "$p" && chown ${shq(owner)} "$p" || exit 3
     now="$(stat -c %a:%U:%G "$p")"
     if [ "$have" = none ]; then echo created; elif [ "$have" = "$now" ]; then echo unchanged; else echo changed; fi`;
-  const r = await s.exec(script);
+  const r = await s.execAsRoot(script, 'step prepare', `mkdir -p ${dir}`);
   if (r.code !== 0) {
     throw ApplicationFailure.nonRetryable(`host ${s.target.host}: step create directory ${dir}: ${maskSecrets(r.stderr.trim())}`, 'HostPrepareFailed');
   }
@@ -64,7 +68,7 @@ async function ensureModule(s: HostSession, module: string): Promise<ItemOutcome
       [ $outcome = unchanged ] && outcome=changed
     fi
     echo $outcome`;
-  const r = await s.exec(script);
+  const r = await s.execAsRoot(script, 'step prepare', `modprobe ${module}`);
   if (r.code === 4) {
     throw ApplicationFailure.nonRetryable(
       `host ${s.target.host}: step load kernel module: the kernel lacks module "${module}" (modprobe: ${maskSecrets(r.stdout.trim() || 'failed')}). Install the module package for the running kernel of ${s.target.host}, or remove the module from the host's roles.`,
@@ -84,14 +88,14 @@ export function refuseSimulated(activity: string, req: { simulate?: unknown }): 
   );
 }
 
-/** SSH errors become Temporal failures: unreachable is retried, a refused key or host key is not. */
+/** SSH errors become Temporal failures: unreachable is retried; a refused key, host key or sudo is not. */
 export async function withHostFailures<T>(host: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
     if (e instanceof SshError) {
       const message = maskSecrets(e.message);
-      throw e.retryable ? ApplicationFailure.retryable(message, e.name) : ApplicationFailure.nonRetryable(message, e.name);
+      throw e.retryable ? ApplicationFailure.retryable(message, e.type) : ApplicationFailure.nonRetryable(message, e.type);
     }
     if (e instanceof ApplicationFailure) throw e;
     throw ApplicationFailure.retryable(`host ${host}: ${maskSecrets(String((e as Error).message))}`, 'HostError');
@@ -114,7 +118,7 @@ async function ensureRegistryTrust(s: HostSession, address: string, caPem: strin
     if [ ! -f "$d/ca.crt" ]; then outcome=created; elif cmp -s "$d/ca.crt.new" "$d/ca.crt"; then outcome=unchanged; else outcome=changed; fi
     if [ $outcome = unchanged ]; then rm -f "$d/ca.crt.new"; else mv "$d/ca.crt.new" "$d/ca.crt"; fi
     echo $outcome`;
-  const r = await s.exec(script);
+  const r = await s.execAsRoot(script, 'step prepare', `mkdir -p ${dir}`);
   if (r.code !== 0) throw ApplicationFailure.nonRetryable(`host ${s.target.host}: step trust registry ${address}: cannot write ${dir}/ca.crt (${maskSecrets(r.stderr.trim())})`, 'HostPrepareFailed');
   return r.stdout.trim() as ItemOutcome;
 }

@@ -11,7 +11,7 @@ import { buildLogDir } from '../lib/paths';
 import { maskSecrets, resolveSecret } from '../lib/secrets';
 import { RegistryClient } from '../lib/registry';
 import { keepAlive } from './heartbeat';
-import { stableJson } from '../model/stable-json';
+import { compareKeys, stableJson } from '../model/stable-json';
 import type { BuildRequest, BuildResult, LookupResult, PublishRequest, PublishResult, PushRequest, PushResult, TreeLookupRequest } from '../model/activity-types';
 
 export const INPUT_HASH_LABEL = 'net.contrail-deploy.input-hash';
@@ -181,7 +181,7 @@ export function listContext(name: string, dir: string): string[] {
     } catch {
       throw ApplicationFailure.nonRetryable(`image ${name}: build context ${path.join(dir, rel)} is missing on the build worker`, 'ContextMissing');
     }
-    for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const entry of entries.sort((a, b) => compareKeys(a.name, b.name))) {
       const p = rel ? `${rel}/${entry.name}` : entry.name;
       if (entry.isDirectory()) walk(p);
       else out.push(p);

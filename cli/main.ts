@@ -2,6 +2,7 @@
 import { parseArgs } from 'util';
 import type { Command } from './command';
 import { ConfigError } from '../model/config-error';
+import { checkCommand } from './check';
 import { composeCommand } from './compose';
 import { abortCommand, retryCommand, skipCommand } from './decide';
 import { historyCommand } from './history';
@@ -17,7 +18,7 @@ import { workerCommand } from './worker';
 import { UsageError } from './usage';
 
 
-const COMMANDS: Command[] = [labCommand, workerCommand, planCommand, imagesCommand, buildCommand, runCommand, statusCommand, retryCommand, skipCommand, abortCommand, resumeCommand, historyCommand, logsCommand, downCommand, composeCommand, simulateCommand];
+const COMMANDS: Command[] = [labCommand, workerCommand, planCommand, checkCommand, imagesCommand, buildCommand, runCommand, statusCommand, retryCommand, skipCommand, abortCommand, resumeCommand, historyCommand, logsCommand, downCommand, composeCommand, simulateCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

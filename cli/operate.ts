@@ -116,7 +116,7 @@ export const downCommand: Command = {
         if (values['purge-data']) {
           for (const dir of [...new Set(mine.flatMap((c) => dataDirectories(plan, c)))]) {
             // The contents go; the directory stays (it may be a mount point, and preparation set its owner and mode).
-            const r = await session.exec(`[ ! -d ${shq(dir)} ] || find ${shq(dir)} -mindepth 1 -delete`);
+            const r = await session.execAsRoot(`[ ! -d ${shq(dir)} ] || find ${shq(dir)} -mindepth 1 -delete`, 'step purge data', `find ${dir} -mindepth 1 -delete`);
             if (r.code !== 0) throw new Error(`could not empty ${dir}: ${r.stderr.trim()}`);
             result.purged.push(`${session.target.host}:${dir}`);
           }

@@ -41,8 +41,8 @@ read_pid() { [[ -f "$1" ]] && cat "$1" || true; }
 declare -A PREREQS=(
   [dockerd]=docker.io [docker-registry]=docker-registry [htpasswd]=apache2-utils [openssl]=openssl
   [ip]=iproute2 [nsenter]=util-linux [unshare]=util-linux [sshd]=openssh-server [ssh-keygen]=openssh-client
-  [ssh]=openssh-client [debootstrap]=debootstrap [modprobe]=kmod [curl]=curl
-  [chromium]=chromium
+  [ssh]=openssh-client [debootstrap]=debootstrap [modprobe]=kmod [curl]=curl [sudo]=sudo [nft]=nftables
+  [chromium]=chromium [docker-compose]=docker-compose
 )
 
 check_prereqs() {
@@ -149,7 +149,9 @@ make_ssh_keys() {
   local d="$LAB_DIR/ssh"
   [[ -f $d/id_ed25519 ]] || ssh-keygen -q -t ed25519 -N '' -C contrail-deploy-lab -f "$d/id_ed25519"
   cp "$d/id_ed25519.pub" "$d/authorized_keys"
-  chmod 600 "$d/id_ed25519" "$d/authorized_keys"
+  # sshd reads a user's authorized keys as that user: the lab's non-root users (deploy, nosudo) must be able to.
+  chmod 600 "$d/id_ed25519"
+  chmod 644 "$d/authorized_keys"
 }
 
 # ---------------------------------------------------------------- registry
@@ -285,14 +287,21 @@ ensure_netns() { # index
 }
 
 start_host() { # index
-  local name ip ns d
-  name=$(host_name "$1"); ip=$(host_ip "$1"); ns="cdlab-$name"; d="$LAB_DIR/hosts/$name"
+  start_host_in "$(host_name "$1")" "$(host_ip "$1")" "cdlab-$(host_name "$1")" "" -o PermitRootLogin=prohibit-password
+}
+
+# A test host in its network namespace: its own Docker engine and sshd (in a private mount and UTS namespace), its lab
+# users. The sshd's reachability is checked from the worker's namespace, or from the namespace named (a host only the
+# bastion reaches). Extra arguments are sshd options.
+start_host_in() { # name ip netns probe-netns sshd-options...
+  local name=$1 ip=$2 ns=$3 probe_ns=$4 d; shift 4; d="$LAB_DIR/hosts/$name"
   mkdir -p "$d/docker" "$d/paths" /run/sshd "$HOST_RUN"
   for p in "${PRIVATE_HOST_PATHS[@]}"; do mkdir -p "$p" "$d/paths$p"; done
   echo '{}' >"$d/daemon.json"
   # Root's home is the host's own (as on a real machine), so this machine's shell start-up files (~/.bashrc, which
   # sshd's non-interactive shells read) do not run on the test hosts: they cost ~100 ms per SSH command here.
-  sed "s#^root:\([^:]*:[^:]*:[^:]*:[^:]*\):[^:]*:#root:\1:$HOST_RUN/root:#" /etc/passwd >"$d/passwd"
+  # Written in place: a running host's bind mount of the file sees the new content.
+  { sed "s#^root:\([^:]*:[^:]*:[^:]*:[^:]*\):[^:]*:#root:\1:$HOST_RUN/root:#" /etc/passwd; lab_user_lines; } >"$d/passwd"
   [[ -f $d/ssh_host_ed25519_key ]] || ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$d/ssh_host_ed25519_key"
 
   local dpid; dpid=$(read_pid "$d/dockerd.pid")
@@ -314,24 +323,32 @@ start_host() { # index
     pid_alive "$dpid" || die "host $name: the Docker engine exited: see $LAB_DIR/logs/host-$name-docker.log"
     sleep 0.5
   done
+  # Added to a running host as well: its engine keeps running.
+  ensure_lab_users "$name" "$dpid"
 
   local spid; spid=$(read_pid "$d/sshd.pid")
   if ! pid_alive "$spid"; then
     setsid nsenter -t "$dpid" -m -n -u /usr/sbin/sshd -D -e -f /dev/null \
       -o "ListenAddress=$ip" -o Port=22 -o "HostKey=$d/ssh_host_ed25519_key" \
       -o "AuthorizedKeysFile=$LAB_DIR/ssh/authorized_keys" -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no \
-      -o PermitRootLogin=prohibit-password -o StrictModes=no -o UsePAM=no -o "PidFile=$HOST_RUN/sshd.pid" \
+      -o StrictModes=no -o UsePAM=no -o "PidFile=$HOST_RUN/sshd.pid" \
       -o "SetEnv=DOCKER_HOST=unix://$HOST_RUN/docker.sock CONTRAIL_LAB_HOST=$name" \
-      -o "Subsystem=sftp internal-sftp" \
+      -o "Subsystem=sftp internal-sftp" "$@" \
       >>"$LAB_DIR/logs/host-$name-sshd.log" 2>&1 </dev/null &
     echo $! >"$d/sshd.pid"
     log "host $name: sshd starting on $ip:22"
   fi
+  wait_tcp "$ip" 22 "$probe_ns" || die "host $name: sshd does not answer on $ip:22: see $LAB_DIR/logs/host-$name-sshd.log"
+}
+
+wait_tcp() { # address port [netns]: true once something accepts connections there (from that namespace)
+  local in=()
+  [[ -n ${3:-} ]] && in=(ip netns exec "$3")
   for _ in $(seq 1 60); do
-    (exec 3<>"/dev/tcp/$ip/22") 2>/dev/null && break
+    "${in[@]}" bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null && return 0
     sleep 0.25
   done
-  (exec 3<>"/dev/tcp/$ip/22") 2>/dev/null || die "host $name: sshd does not answer on $ip:22: see $LAB_DIR/logs/host-$name-sshd.log"
+  return 1
 }
 
 # Hosts start and stop a few at a time: each engine takes a second or more to start and seconds to stop, and with a
@@ -355,13 +372,196 @@ start_hosts() { # indexes...; fails (after every started one is waited for) when
   done >"$LAB_DIR/ssh/known_hosts.new"
 }
 
+# ---------------------------------------------------------------- lab users, as operators set up real hosts
+# deploy may run anything as root through sudo without a password and is in the docker group; nosudo may do neither
+# (the refused case). Each host has its own /etc/group, /etc/shadow, /etc/hosts and /etc/sudoers.d (bind mounts in
+# its mount namespace).
+DEPLOY_UID=2001
+NOSUDO_UID=2002
+
+lab_user_lines() {
+  echo "deploy:x:$DEPLOY_UID:$DEPLOY_UID:contrail-deploy:$HOST_RUN/home/deploy:/bin/sh"
+  echo "nosudo:x:$NOSUDO_UID:$NOSUDO_UID:no sudo rights:$HOST_RUN/home/nosudo:/bin/sh"
+}
+
+ensure_lab_users() { # name dockerd-pid
+  local name=$1 pid=$2 d="$LAB_DIR/hosts/$1"
+  { awk -F: -v OFS=: '$1 == "deploy" || $1 == "nosudo" { next } $1 == "docker" { $4 = ($4 == "" ? "deploy" : $4 ",deploy") } 1' /etc/group
+    echo "deploy:x:$DEPLOY_UID:"; echo "nosudo:x:$NOSUDO_UID:"; } >"$d/group"
+  { cat /etc/hosts; echo "127.0.1.1 $name"; } >"$d/hosts" # sudo looks its host name up
+  # sudo's PAM account check wants a shadow entry: "*" (no password, not locked) for every user of the host.
+  awk -F: '{ print $1 ":*:20000:0:99999:7:::" }' "$d/passwd" >"$d/shadow"
+  chmod 0600 "$d/shadow"
+  mkdir -p "$d/sudoers.d"; chmod 0755 "$d/sudoers.d"
+  printf '%s\n' \
+    '# The lab'"'"'s deploy user, set up as README "Real hosts" says. DOCKER_HOST is kept only because each lab host'"'"'s' \
+    '# engine listens on a socket of its own (sshd sets the variable); a real host'"'"'s engine is on the default socket.' \
+    'deploy ALL=(root) NOPASSWD: ALL' \
+    'Defaults:deploy env_keep += "DOCKER_HOST"' >"$d/sudoers.d/contrail-lab"
+  chmod 0440 "$d/sudoers.d/contrail-lab"
+  nsenter -t "$pid" -m /bin/sh -c "
+    for f in group shadow hosts sudoers.d; do grep -q \" /etc/\$f \" /proc/self/mountinfo || mount --bind $d/\$f /etc/\$f || exit 1; done
+    mkdir -p $HOST_RUN/home/deploy $HOST_RUN/home/nosudo && chmod 0755 $HOST_RUN/home &&
+      chown $DEPLOY_UID:$DEPLOY_UID $HOST_RUN/home/deploy && chown $NOSUDO_UID:$NOSUDO_UID $HOST_RUN/home/nosudo" \
+    || die "host $name: could not set up its lab users (deploy, nosudo)"
+}
+
+# ---------------------------------------------------------------- production-shaped: a bastion, hosts behind it, a CA
+# The bastion is a namespace on the lab bridge and on a second bridge inside its own namespace, which the worker's
+# namespace has no link to: the hosts on it (edgeN) are reached only through the bastion's sshd (ProxyJump). Their
+# host keys are certified by the lab's SSH CA; root may not log in there. known_hosts.production holds what an
+# operator's file would: the direct hosts hashed, the bastion on its own port, a @cert-authority line.
+PROD_PREFIX="${CONTRAIL_LAB_PROD_PREFIX:-10.213.58}"
+BASTION_NS=cdlab-bastion
+BASTION_IP="$LAB_PREFIX.5"
+BASTION_PORT=2222
+BASTION_INNER_IP="$PROD_PREFIX.1"
+INNER_BRIDGE=cdlab1
+EDGE_HOSTS=1
+edge_ip() { echo "$PROD_PREFIX.$((10 + $1))"; }
+
+make_ssh_ca() {
+  mkdir -p "$LAB_DIR/ssh/ca"
+  [[ -f $LAB_DIR/ssh/ca/lab_ssh_ca ]] || ssh-keygen -q -t ed25519 -N '' -C 'contrail-deploy lab SSH CA' -f "$LAB_DIR/ssh/ca/lab_ssh_ca"
+}
+
+start_bastion() {
+  local d="$LAB_DIR/bastion"
+  mkdir -p "$d"
+  [[ -f $d/ssh_host_ed25519_key ]] || ssh-keygen -q -t ed25519 -N '' -C bastion -f "$d/ssh_host_ed25519_key"
+  { grep -v '^deploy:' /etc/passwd; echo "deploy:x:$DEPLOY_UID:$DEPLOY_UID:contrail-deploy:/:/bin/sh"; } >"$d/passwd"
+  [[ -e /var/run/netns/$BASTION_NS ]] || ip netns add "$BASTION_NS"
+  ip link show cdlab-vb >/dev/null 2>&1 || ip link add cdlab-vb type veth peer name eth0 netns "$BASTION_NS"
+  ip link set cdlab-vb master "$BRIDGE" up
+  ip -n "$BASTION_NS" link set lo up
+  ip -n "$BASTION_NS" link set eth0 up
+  [[ $(ip -n "$BASTION_NS" addr show dev eth0) == *"inet $BASTION_IP/"* ]] || ip -n "$BASTION_NS" addr add "$BASTION_IP/24" dev eth0
+  ip -n "$BASTION_NS" link show "$INNER_BRIDGE" >/dev/null 2>&1 || ip -n "$BASTION_NS" link add "$INNER_BRIDGE" type bridge
+  [[ $(ip -n "$BASTION_NS" addr show dev "$INNER_BRIDGE") == *"inet $BASTION_INNER_IP/"* ]] || ip -n "$BASTION_NS" addr add "$BASTION_INNER_IP/24" dev "$INNER_BRIDGE"
+  ip -n "$BASTION_NS" link set "$INNER_BRIDGE" up
+  # This namespace must not reach the inner subnet: without a route of its own, traffic for it would follow the
+  # default route off the machine. Unreachable here, it fails at once and nothing leaves.
+  [[ $(ip route show "$PROD_PREFIX.0/24") == unreachable* ]] || ip route add unreachable "$PROD_PREFIX.0/24"
+  # The hosts behind it pull from the lab registry like the others: the bastion forwards and masquerades their
+  # traffic to the lab bridge, and only there (their one route). Rules in its own namespace only.
+  ip netns exec "$BASTION_NS" sysctl -qw net.ipv4.ip_forward=1
+  if ! ip netns exec "$BASTION_NS" nft list table ip cdlab-nat >/dev/null 2>&1; then
+    printf '%s\n' 'table ip cdlab-nat {' '  chain postrouting {' '    type nat hook postrouting priority srcnat;' \
+      "    oifname \"eth0\" ip saddr $PROD_PREFIX.0/24 ip daddr $LAB_PREFIX.0/24 masquerade" '  }' '}' \
+      | ip netns exec "$BASTION_NS" nft -f - || die "could not set up the bastion's forwarding (nft)"
+  fi
+  start_bastion_sshd
+  wait_tcp "$BASTION_IP" "$BASTION_PORT" || die "the bastion's sshd does not answer on $BASTION_IP:$BASTION_PORT: see $LAB_DIR/logs/bastion-sshd.log"
+}
+
+bastion_listener() { # the pid of the process listening on the bastion's port, if any
+  ip netns exec "$BASTION_NS" ss -Hltnp "( sport = :$BASTION_PORT )" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true
+}
+
+start_bastion_sshd() { # unless one listens already (then its pid is recorded)
+  local d="$LAB_DIR/bastion" running; running=$(bastion_listener)
+  if [[ -n $running ]]; then echo "$running" >"$d/sshd.pid"; return; fi
+  # Its own mount namespace for its own users (deploy); root may not log in; it forwards connections and nothing else.
+  setsid nsenter --net="/var/run/netns/$BASTION_NS" unshare -m --propagation private -- /bin/sh -c \
+    "mount --bind $d/passwd /etc/passwd && exec /usr/sbin/sshd -D -e -f /dev/null -o ListenAddress=$BASTION_IP \
+      -o Port=$BASTION_PORT -o HostKey=$d/ssh_host_ed25519_key -o AuthorizedKeysFile=$LAB_DIR/ssh/authorized_keys \
+      -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o PermitRootLogin=no -o StrictModes=no \
+      -o UsePAM=no -o PidFile=$d/sshd-own.pid -o AllowTcpForwarding=yes -o PermitTTY=no" \
+    >>"$LAB_DIR/logs/bastion-sshd.log" 2>&1 </dev/null &
+  echo $! >"$d/sshd.pid"
+  log "bastion: sshd starting on $BASTION_IP:$BASTION_PORT"
+}
+
+stop_bastion_sshd() { # the listener and the sessions it carries, as when the bastion goes away
+  # The processes holding the bastion's port, found by their sockets in its namespace (listener and sessions).
+  local pids
+  pids=$(ip netns exec "$BASTION_NS" ss -Htnpa "( sport = :$BASTION_PORT )" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u || true)
+  # shellcheck disable=SC2086
+  [[ -z $pids ]] || kill $pids 2>/dev/null || true
+  stop_pid "$LAB_DIR/bastion/sshd.pid" 5
+  for _ in $(seq 1 20); do
+    [[ -z $(ip netns exec "$BASTION_NS" ss -Hltn "( sport = :$BASTION_PORT )" 2>/dev/null) ]] && return 0
+    sleep 0.25
+  done
+  die "the bastion's sshd did not stop"
+}
+
+certify_host_key() { # name address: a host certificate from the lab CA, for its name and address
+  local d="$LAB_DIR/hosts/$1" ca="$LAB_DIR/ssh/ca/lab_ssh_ca"
+  mkdir -p "$d"
+  [[ -f $d/ssh_host_ed25519_key ]] || ssh-keygen -q -t ed25519 -N '' -C "$1" -f "$d/ssh_host_ed25519_key"
+  local ca_fp; ca_fp=$(ssh-keygen -l -f "$ca.pub" | awk '{print $2}')
+  if [[ ! -f $d/ssh_host_ed25519_key-cert.pub ]] || ! ssh-keygen -L -f "$d/ssh_host_ed25519_key-cert.pub" | grep -q "$ca_fp"; then
+    ssh-keygen -q -s "$ca" -I "$1" -h -n "$1,$2" -V -5m:+3650d "$d/ssh_host_ed25519_key.pub"
+  fi
+}
+
+start_edge_host() { # index: edgeN, on the bastion's inner bridge only
+  local name="edge$1" ip ns="cdlab-edge$1" veth="cdlab-ve$1"; ip=$(edge_ip "$1")
+  [[ -e /var/run/netns/$ns ]] || ip netns add "$ns"
+  if ! ip -n "$BASTION_NS" link show "$veth" >/dev/null 2>&1; then
+    ip link add "$veth" type veth peer name eth0 netns "$ns"
+    ip link set "$veth" netns "$BASTION_NS"
+  fi
+  ip -n "$BASTION_NS" link set "$veth" master "$INNER_BRIDGE" up
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link set eth0 up
+  [[ $(ip -n "$ns" addr show dev eth0) == *"inet $ip/"* ]] || ip -n "$ns" addr add "$ip/24" dev eth0
+  ip -n "$ns" route replace "$LAB_PREFIX.0/24" via "$BASTION_INNER_IP"
+  certify_host_key "$name" "$ip"
+  start_host_in "$name" "$ip" "$ns" "$BASTION_NS" -o PermitRootLogin=no -o "HostCertificate=$LAB_DIR/hosts/$name/ssh_host_ed25519_key-cert.pub"
+}
+
+write_production_known_hosts() {
+  local f="$LAB_DIR/ssh/known_hosts.production" hashed="$LAB_DIR/ssh/known_hosts.hashed"
+  cp "$LAB_DIR/ssh/known_hosts" "$hashed"
+  ssh-keygen -q -H -f "$hashed" >/dev/null 2>&1 || die "ssh-keygen -H failed on $hashed"
+  rm -f "$hashed.old"
+  {
+    echo "# The lab's production-shaped known_hosts (topology/lab-production.yaml): the direct hosts hashed (ssh-keygen -H),"
+    echo "# the bastion on its own port, the hosts behind it by the CA that signs their host keys."
+    cat "$hashed"
+    echo "[$BASTION_IP]:$BASTION_PORT $(cut -d' ' -f1,2 "$LAB_DIR/bastion/ssh_host_ed25519_key.pub")"
+    echo "@cert-authority $PROD_PREFIX.* $(cut -d' ' -f1,2 "$LAB_DIR/ssh/ca/lab_ssh_ca.pub")"
+  } >"$f.new"
+  mv "$f.new" "$f"
+  rm -f "$hashed"
+}
+
+start_production_part() {
+  make_ssh_ca
+  start_bastion
+  local i
+  for i in $(seq 1 "$EDGE_HOSTS"); do start_edge_host "$i"; done
+  write_production_known_hosts
+}
+
+stop_production_part() {
+  local i d
+  for i in $(seq 1 "$EDGE_HOSTS"); do
+    d="$LAB_DIR/hosts/edge$i"
+    stop_pid "$d/sshd.pid" 5 &
+    stop_pid "$d/dockerd.pid" 30
+    wait
+    ip netns del "cdlab-edge$i" 2>/dev/null || true
+    unmount_under "$d"
+    rm -rf "$d"
+  done
+  stop_bastion_sshd
+  ip link del cdlab-vb 2>/dev/null || true
+  ip netns del "$BASTION_NS" 2>/dev/null || true
+  ip route del unreachable "$PROD_PREFIX.0/24" 2>/dev/null || true
+}
+
 # ---------------------------------------------------------------- up / down / status
 cmd_up() {
   local hosts; hosts=$(state_get hosts); hosts=${hosts:-3} # default: as many as now, else 3
+  local temporal_kind; temporal_kind=$(state_get temporal); temporal_kind=${temporal_kind:-dev} # default: as now
   while (($#)); do
     case $1 in
+      --temporal) [[ ${2:-} == dev || ${2:-} == cluster ]] || die "--temporal takes dev or cluster (got '${2:-}')" 2; temporal_kind=$2; shift 2 ;;
       --hosts) [[ ${2:-} =~ ^[1-9][0-9]?$ && $2 -le 50 ]] || die "--hosts takes a number from 1 to 50 (got '${2:-}')" 2; hosts=$2; shift 2 ;;
-      *) die "lab up: unknown argument '$1' (usage: lab up [--hosts N])" 2 ;;
+      *) die "lab up: unknown argument '$1' (usage: lab up [--hosts N] [--temporal dev|cluster])" 2 ;;
     esac
   done
   [[ $(id -u) -eq 0 ]] || die "the lab needs root (network namespaces, bridges, Docker engines); run it as root or with sudo" 3
@@ -380,7 +580,10 @@ cmd_up() {
   # shellcheck disable=SC2046
   start_hosts $(seq 1 "$hosts")
   mv "$LAB_DIR/ssh/known_hosts.new" "$LAB_DIR/ssh/known_hosts"
-  printf 'hosts=%s\n' "$hosts" >"$LAB_DIR/state.env"
+  start_production_part
+  # The production-shaped cluster runs beside the dev server (which stays every client's default): lab/temporal-cluster.sh.
+  if [[ $temporal_kind == cluster ]]; then temporal_cluster up; else temporal_cluster down; fi
+  printf 'hosts=%s\ntemporal=%s\n' "$hosts" "$temporal_kind" >"$LAB_DIR/state.env"
   log "lab is up"
   cmd_status
 }
@@ -454,9 +657,11 @@ cmd_down() {
   done
   # shellcheck disable=SC2046
   stop_hosts $(seq 1 "$max")
+  stop_production_part
   stop_pid "$LAB_RUN/build/docker.pid" 30
   stop_pid "$LAB_DIR/registry/pid" 5
   stop_pid "$LAB_DIR/temporal/pid" 10
+  temporal_cluster down
   ip link del "$BRIDGE" 2>/dev/null || true
   rm -rf "/etc/docker/certs.d/$REGISTRY_ADDR"
   for p in "${PRIVATE_HOST_PATHS[@]}"; do rmdir "$p" 2>/dev/null || true; done
@@ -497,15 +702,18 @@ cmd_status() {
   local paths_json; paths_json=$(printf '"%s",' "${PRIVATE_HOST_PATHS[@]}"); paths_json="[${paths_json%,}]"
   local json="{\"labDir\":$(json_str "$LAB_DIR"),\"up\":$([[ $n -gt 0 ]] && echo true || echo false),"
   json+="\"temporal\":{\"address\":$(json_str "$temporal_addr"),\"ui\":$(json_str "$ui"),\"cli\":$(json_str "$cli"),\"namespace\":\"default\",\"up\":$t_up},"
+  json+="\"temporalCluster\":$(temporal_cluster status --json),"
   json+="\"docker\":{\"host\":$(json_str "${CONTRAIL_DOCKER_HOST:-unix://$BUILD_SOCK}"),\"up\":$b_up},"
   json+="\"registry\":{\"address\":$(json_str "$REGISTRY_ADDR"),\"ca\":$(json_str "$LAB_DIR/tls/ca.crt"),\"username\":$(json_str "$REGISTRY_USER"),\"passwordSecret\":\"LAB_REGISTRY_PASSWORD\",\"up\":$r_up},"
   json+="\"hosts\":[$hosts_json],"
+  json+="\"production\":$(production_status_json),"
   json+="\"ssh\":{\"user\":\"root\",\"keyFile\":$(json_str "$LAB_DIR/ssh/id_ed25519"),\"knownHosts\":$(json_str "$LAB_DIR/ssh/known_hosts")},"
   json+="\"secrets\":$(json_str "$LAB_DIR/secrets.env"),\"privateHostPaths\":$paths_json,"
   json+="\"baseImages\":[\"$BUSYBOX_TAG\",\"$DEBIAN_TAG\"]}"
   if ((as_json)); then echo "$json"; return; fi
   if [[ $n -eq 0 ]]; then echo "lab: not up (start it with: contrail-deploy lab up)"; return; fi
   printf 'Temporal   %s  ui %s  (%s)\n' "$temporal_addr" "${ui:-n/a}" "$([[ $t_up == true ]] && echo up || echo DOWN)"
+  [[ $(state_get temporal) == cluster ]] && temporal_cluster status
   printf 'Docker     %s  (%s)\n' "${CONTRAIL_DOCKER_HOST:-unix://$BUILD_SOCK}" "$([[ $b_up == true ]] && echo up || echo DOWN)"
   printf 'Registry   https://%s  user %s, password secret LAB_REGISTRY_PASSWORD  (%s)\n' "$REGISTRY_ADDR" "$REGISTRY_USER" "$([[ $r_up == true ]] && echo up || echo DOWN)"
   for i in $(seq 1 "$n"); do
@@ -514,7 +722,29 @@ cmd_status() {
     printf 'Host       %-12s %-14s roles %-10s ssh root@%s (%s)\n' "$name" "$(host_ip "$i")" "$(host_roles "$i")" "$(host_ip "$i")" "$up"
   done
   printf 'SSH        key %s, known_hosts %s\n' "$LAB_DIR/ssh/id_ed25519" "$LAB_DIR/ssh/known_hosts"
+  printf 'Bastion    %s:%s  user deploy, the only way to %s.0/24 (%s)\n' "$BASTION_IP" "$BASTION_PORT" "$PROD_PREFIX" "$(pid_alive "$(read_pid "$LAB_DIR/bastion/sshd.pid")" && echo up || echo DOWN)"
+  for i in $(seq 1 "$EDGE_HOSTS"); do
+    local d="$LAB_DIR/hosts/edge$i"
+    printf 'Host       %-12s %-14s roles %-10s ssh deploy@%s through the bastion, CA-certified host key (%s)\n' "edge$i" "$(edge_ip "$i")" controller "$(edge_ip "$i")" \
+      "$(pid_alive "$(read_pid "$d/sshd.pid")" && pid_alive "$(read_pid "$d/dockerd.pid")" && echo up || echo DOWN)"
+  done
+  printf 'Users      deploy (sudo without a password, docker group), nosudo (neither); known_hosts %s\n' "$LAB_DIR/ssh/known_hosts.production"
   printf 'Secrets    %s\n' "$LAB_DIR/secrets.env"
+}
+
+temporal_cluster() { CONTRAIL_SEARCH_ATTRIBUTES="${SEARCH_ATTRIBUTES[*]}" CONTRAIL_NAMESPACE_RETENTION=$NAMESPACE_RETENTION bash "$ROOT/lab/temporal-cluster.sh" "$@"; }
+
+production_status_json() {
+  local b_up e_json="" sep="" i d up
+  b_up=$(pid_alive "$(read_pid "$LAB_DIR/bastion/sshd.pid")" && echo true || echo false)
+  for i in $(seq 1 "$EDGE_HOSTS"); do
+    d="$LAB_DIR/hosts/edge$i"
+    up=$(pid_alive "$(read_pid "$d/sshd.pid")" && pid_alive "$(read_pid "$d/dockerd.pid")" && echo true || echo false)
+    e_json+="$sep{\"name\":\"edge$i\",\"address\":\"$(edge_ip "$i")\",\"roles\":[\"controller\"],\"namespace\":\"cdlab-edge$i\",\"up\":$up}"
+    sep=","
+  done
+  printf '{"bastion":{"address":"%s","port":%s,"user":"deploy","namespace":"%s","up":%s},"hosts":[%s],' "$BASTION_IP" "$BASTION_PORT" "$BASTION_NS" "$b_up" "$e_json"
+  printf '"users":{"sudo":"deploy","noSudo":"nosudo"},"knownHosts":%s,"sshCa":%s}' "$(json_str "$LAB_DIR/ssh/known_hosts.production")" "$(json_str "$LAB_DIR/ssh/ca/lab_ssh_ca.pub")"
 }
 
 cmd_env() { # shell lines that point docker and temporal at the lab
@@ -522,6 +752,8 @@ cmd_env() { # shell lines that point docker and temporal at the lab
   echo "export CONTRAIL_SECRETS_FILE=$LAB_DIR/secrets.env"
   [[ -f $LAB_DIR/temporal/cli ]] && echo "export TEMPORAL_CLI=$(cat "$LAB_DIR/temporal/cli")"
   echo "export TEMPORAL_ADDRESS=${TEMPORAL_ADDRESS:-127.0.0.1:$TEMPORAL_PORT}"
+  # The cluster's settings (address, mutual TLS files, its CLI and UI) replace the dev server's.
+  if [[ ${1:-} == --temporal && ${2:-} == cluster ]]; then temporal_cluster env; fi
 }
 
 # Run a command on a lab host, inside its namespaces (for tests and debugging; the pipeline itself uses SSH).
@@ -534,13 +766,16 @@ cmd_exec() {
 
 # Faults for tests of retries and crash survival: the registry goes away and comes back; a host's link drops.
 cmd_fault() {
-  local usage="usage: lab fault registry down|up | lab fault temporal down|up | lab fault link HOST down|up"
+  local usage="usage: lab fault registry down|up | lab fault temporal down|up | lab fault bastion down|up | lab fault link HOST down|up"
   case "${1:-} ${2:-}" in
     "registry down") stop_pid "$LAB_DIR/registry/pid" 5 ;;
     "registry up") start_registry ;;
     # The dev server stops and starts again on the same SQLite file: runs in flight must survive it.
     "temporal down") stop_pid "$LAB_DIR/temporal/pid" 10 ;;
     "temporal up") start_temporal ;;
+    # The bastion's sshd and the sessions it carries go away, and come back (the hosts behind it stay up).
+    "bastion down") stop_bastion_sshd ;;
+    "bastion up") start_bastion_sshd; wait_tcp "$BASTION_IP" "$BASTION_PORT" || die "the bastion's sshd did not come back" ;;
     "link "*)
       local state=${3:-} i
       [[ $state == down || $state == up ]] || die "$usage" 2
@@ -557,8 +792,8 @@ case "${1:-}" in
   fault) shift; cmd_fault "$@" ;;
   down) shift; cmd_down "$@" ;;
   status) shift; cmd_status "$@" ;;
-  env) cmd_env ;;
+  env) shift; cmd_env "$@" ;;
   exec) shift; cmd_exec "$@" ;;
   temporal-cli) mkdir -p "$LAB_DIR/logs"; temporal_cli ;;
-  *) echo "usage: lab.sh up [--hosts N] | down [--purge-cache] | status [--json] | env | exec HOST CMD... | fault registry|temporal|link ... | temporal-cli" >&2; exit 2 ;;
+  *) echo "usage: lab.sh up [--hosts N] | down [--purge-cache] | status [--json] | env | exec HOST CMD... | fault registry|temporal|bastion|link ... | temporal-cli" >&2; exit 2 ;;
 esac

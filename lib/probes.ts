@@ -1,11 +1,18 @@
-// Reachability probes run from the worker (or a bench): a TCP connect and an HTTP GET, each with a timeout.
+// Reachability probes run from the worker (or a bench): a TCP connect and an HTTP GET, each with a timeout. For a host
+// behind a bastion, `via` opens the connection through it (lib/ssh.ts tunnelFor), since the worker cannot reach it.
 import * as http from 'http';
 import * as net from 'net';
+import type { Duplex } from 'stream';
+
+/** Opens a connection to address:port some other way than from here (through a bastion). */
+export type ProbeVia = (address: string, port: number) => Promise<Duplex>;
 
 /** An HTTP GET: true for a status below 400, else the status or the error. */
-export function httpProbe(url: string, timeoutMs: number): Promise<true | string> {
+export function httpProbe(url: string, timeoutMs: number, via?: ProbeVia): Promise<true | string> {
   return new Promise((resolve) => {
-    const req = http.get(url, { timeout: timeoutMs }, (res) => {
+    const u = new URL(url);
+    const createConnection = via && ((_: unknown, cb: (err: Error | null, s?: Duplex) => void) => void via(u.hostname, Number(u.port || 80)).then((s) => cb(null, s), (e: Error) => cb(e)));
+    const req = http.get(url, { timeout: timeoutMs, ...(createConnection ? { createConnection: createConnection as never } : {}) }, (res) => {
       res.resume();
       resolve((res.statusCode ?? 0) < 400 ? true : `HTTP ${res.statusCode}`);
     });
@@ -14,7 +21,13 @@ export function httpProbe(url: string, timeoutMs: number): Promise<true | string
   });
 }
 
-export function tcpProbe(address: string, port: number, timeoutMs: number): Promise<true | string> {
+export function tcpProbe(address: string, port: number, timeoutMs: number, via?: ProbeVia): Promise<true | string> {
+  if (via) {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('timed out'), timeoutMs)));
+    const opened = via(address, port).then((s) => (s.destroy(), true as const), (e: Error) => e.message);
+    return Promise.race([opened, timedOut]).finally(() => clearTimeout(timer));
+  }
   return new Promise((resolve) => {
     const socket = net.connect({ host: address, port });
     const done = (r: true | string) => {

@@ -1,14 +1,22 @@
-// One SSH connection per host (ssh2), with the host key checked against known_hosts, used both for commands and as the
-// transport of the host's Docker API (`docker system dial-stdio`, one channel per HTTP connection).
+// One SSH connection per host (ssh2), with the host key checked against known_hosts as OpenSSH does (plain, hashed,
+// [host]:port, @cert-authority and @revoked entries: lib/known-hosts.ts), used both for commands and as the transport
+// of the host's Docker API (`docker system dial-stdio`, one channel per HTTP connection). A host behind a bastion is
+// reached as OpenSSH's ProxyJump does: its connection is a forwarded channel on the one connection to the bastion.
+// A non-root user acts as root through `sudo -n`; the Docker engine is reached as ssh.docker says.
 import * as fs from 'fs';
 import * as http from 'http';
+import * as net from 'net';
 import type { Duplex } from 'stream';
 import { inspect } from 'util';
+import { ApplicationFailure } from '@temporalio/common';
 import Docker from 'dockerode';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import type { SshSettings } from '../model/activity-types';
 import type { HostRef } from '../model/plan';
 import { Semaphore } from '../model/semaphore';
+import { fetchHostCertificate } from './host-certificate-probe';
+import type { ProbeVia } from './probes';
+import { checkCertificate, keysForHost, lookupName, parseKnownHosts, signatureAlgorithmsFor, verifyHostKey, WireReader, type HostKeys } from './known-hosts';
 import { expandHome } from './paths';
 import { shq } from '../model/shell';
 
@@ -23,6 +31,16 @@ function handshakeSlots(address: string, port: number): Semaphore {
   return handshakes.get(key)!;
 }
 
+/** A bastion that hosts are reached through, as OpenSSH's ProxyJump: `user@address:port`. */
+export interface JumpHost {
+  address: string;
+  port: number;
+  user: string;
+}
+
+/** How the Docker engine is reached: as root (user root), through `sudo -n`, or as a member of the docker group. */
+export type DockerAccess = 'root' | 'sudo' | 'group';
+
 export interface SshTarget {
   host: string;
   address: string;
@@ -30,34 +48,47 @@ export interface SshTarget {
   user: string;
   keyFile: string | null;
   knownHosts: string;
+  /** Default: root for user root, else sudo. */
+  docker?: DockerAccess;
+  /** The bastion the connection goes through; none: straight to the host. */
+  jumpHost?: JumpHost | null;
 }
 
 /** Where and how to reach a planned host: its address and SSH port, with the topology's SSH settings. */
 export function sshTarget(host: HostRef, ssh: SshSettings): SshTarget {
-  return { host: host.name, address: host.address, port: host.sshPort, user: ssh.user, keyFile: ssh.keyFile, knownHosts: ssh.knownHosts };
+  const overrides = ssh.hostJumpHosts ?? {};
+  const jumpHost = host.name in overrides ? overrides[host.name] : ssh.jumpHost ?? null;
+  return { host: host.name, address: host.address, port: host.sshPort, user: ssh.user, keyFile: ssh.keyFile, knownHosts: ssh.knownHosts, docker: dockerAccess(ssh.user, ssh.docker), jumpHost };
 }
 
-export class SshError extends Error {
-  constructor(readonly host: string, readonly step: string, message: string, readonly retryable: boolean) {
-    super(`host ${host}: ${step}: ${message}`);
-    this.name = retryable ? 'SshUnreachable' : 'SshRefused';
+export function dockerAccess(user: string, chosen: 'sudo' | 'group' | undefined): DockerAccess {
+  return user === 'root' ? 'root' : chosen ?? 'sudo';
+}
+
+/**
+ * A host that cannot be reached (retryable) or refuses us (not: a host key, a key, sudo rights). An ApplicationFailure,
+ * so that an activity's own error handling passes it on as it is, whatever catches it on the way.
+ */
+export class SshError extends ApplicationFailure {
+  constructor(readonly host: string, readonly step: string, readonly detail: string, readonly retryable: boolean) {
+    super(`host ${host}: ${step}: ${detail}`, retryable ? 'SshUnreachable' : 'SshRefused', !retryable);
   }
 }
 
-/** Host keys pinned for an address in a known_hosts file (plain entries; hashed entries are not supported). */
-export function pinnedKeys(knownHostsFile: string, address: string, port: number): Buffer[] {
-  let text = '';
+/** What a known_hosts file says about one host: refused with a clear line when it says nothing. */
+function hostKeysOf(target: SshTarget): { keys: HostKeys; fingerprint: string } {
+  let text: string;
   try {
-    text = fs.readFileSync(expandHome(knownHostsFile), 'utf8');
+    text = fs.readFileSync(expandHome(target.knownHosts), 'utf8');
   } catch {
-    return [];
+    throw new SshError(target.host, 'verify host key', `cannot read the known_hosts file ${target.knownHosts} (ssh.knownHosts in the topology)`, false);
   }
-  const names = port === 22 ? [address] : [`[${address}]:${port}`];
-  return text
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .filter((f) => f.length >= 3 && !f[0].startsWith('#') && f[0].split(',').some((n) => names.includes(n)))
-    .map((f) => Buffer.from(f[2], 'base64'));
+  const keys = keysForHost(parseKnownHosts(text).entries, target.address, target.port);
+  if (!keys.pinned.length && !keys.authorities.length) {
+    throw new SshError(target.host, 'verify host key', `no key for ${lookupName(target.address, target.port)} in ${target.knownHosts}; add the host's key there (ssh-keyscan, checked by hand), or a @cert-authority line for its CA, before deploying`, false);
+  }
+  const fingerprint = [...keys.pinned, ...keys.authorities, ...keys.revoked].map((e) => `${e.marker ?? ''}${e.key.toString('base64')}`).join(' ');
+  return { keys, fingerprint };
 }
 
 export interface ExecResult {
@@ -115,11 +146,19 @@ class Connection {
   }
 }
 
-/** Connections per host target; the key includes the pinned keys, so an edited known_hosts is checked afresh. */
+/** Connections per host target; the key includes the known_hosts entries for it, so an edited file is checked afresh. */
 const connections = new Map<string, Connection[]>();
+/** One connection per bastion, carrying every host connection through it (forwarded channels are not sessions, so
+ *  sshd's MaxSessions does not cap them). */
+const bastions = new Map<string, Connection>();
 
-function poolKey(target: SshTarget, pinned: Buffer[]): string {
-  return [target.user, target.address, target.port, target.keyFile ?? 'agent', ...pinned.map((k) => k.toString('base64'))].join(' ');
+function poolKey(target: SshTarget, fingerprint: string): string {
+  const jump = target.jumpHost ? `${target.jumpHost.user}@${target.jumpHost.address}:${target.jumpHost.port}` : 'direct';
+  return [target.user, target.address, target.port, target.keyFile ?? 'agent', jump, fingerprint].join(' ');
+}
+
+function endpoint(target: SshTarget): string {
+  return `${target.address}:${target.port}`;
 }
 
 function connectConfig(target: SshTarget, timeoutMs: number): ConnectConfig {
@@ -147,46 +186,170 @@ function connectConfig(target: SshTarget, timeoutMs: number): ConnectConfig {
   return config;
 }
 
-function openConnection(target: SshTarget, pinned: Buffer[], timeoutMs: number, onClosed: (c: Connection) => void): Connection {
+/**
+ * The host's certificate, when the known_hosts file trusts a CA for it (see lib/host-certificate-probe.ts for why it
+ * is fetched on a transport of its own), or null when the host presents none.
+ */
+async function hostCertificate(target: SshTarget, keys: HostKeys, timeoutMs: number): Promise<Buffer | null> {
+  if (!keys.authorities.length) return null;
+  try {
+    if (!target.jumpHost) return await fetchHostCertificate(net.connect({ host: target.address, port: target.port }), timeoutMs);
+    const bastion = await claimBastion(target, timeoutMs);
+    try {
+      return await fetchHostCertificate(await forwardThrough(bastion, target), timeoutMs);
+    } finally {
+      bastion.release();
+    }
+  } catch (e) {
+    if (e instanceof SshError) throw e;
+    throw new SshError(target.host, 'connect', `cannot reach ${endpoint(target)} (${(e as Error).message})`, true);
+  }
+}
+
+// The host key algorithms ssh2 negotiates, in its default order (ssh-ed25519 needs node's Ed25519, present since 12).
+const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256'];
+
+/** Host key algorithms with the kinds of key the file knows for the host first (as OpenSSH orders them), so a host
+ *  with several host keys presents the one pinned or certified, and any other still reads as a changed key. */
+function preferredHostKeyAlgorithms(keys: HostKeys, certificate: Buffer | null, address: string): string[] | undefined {
+  let types = keys.pinned.map((e) => e.keyType);
+  if (certificate) {
+    const certified = checkCertificate(keys, certificate, address);
+    if (certified.ok) types = [new WireReader(certified.key).string().toString()];
+  }
+  const wanted = [...new Set(types.flatMap(signatureAlgorithmsFor))].filter((a) => HOST_KEY_ALGORITHMS.includes(a));
+  return wanted.length ? [...wanted, ...HOST_KEY_ALGORITHMS.filter((a) => !wanted.includes(a))] : undefined;
+}
+
+function openConnection(target: SshTarget, keys: HostKeys, timeoutMs: number, onClosed: (c: Connection) => void): Connection {
   const config = connectConfig(target, timeoutMs);
-  let keyMismatch = false;
-  config.hostVerifier = (key: Buffer) => {
-    keyMismatch = !pinned.some((p) => p.equals(key));
-    return !keyMismatch;
-  };
+  let refusal: string | undefined;
   const client = new Client();
-  const handshake = () =>
-    handshakeSlots(target.address, target.port).run(
-      () =>
-        new Promise<void>((resolve, reject) => {
+  const handshake = async () => {
+    // Through a bastion, the connection is a forwarded channel on the bastion's connection, held while it is open.
+    const bastion = target.jumpHost ? await claimBastion(target, timeoutMs) : undefined;
+    let released = false;
+    const releaseBastion = () => {
+      if (bastion && !released) bastion.release();
+      released = true;
+    };
+    client.once('close', releaseBastion);
+    try {
+      await handshakeSlots(target.address, target.port).run(async () => {
+        const certificate = await hostCertificate(target, keys, timeoutMs);
+        const algorithms = preferredHostKeyAlgorithms(keys, certificate, target.address);
+        if (algorithms) config.algorithms = { serverHostKey: algorithms as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] };
+        if (bastion) config.sock = await forwardThrough(bastion, target);
+        config.hostVerifier = (key: Buffer) => {
+          const verdict = verifyHostKey(keys, key, target.address, certificate);
+          if (!verdict.ok) refusal = verdict.reason;
+          return verdict.ok;
+        };
+        await new Promise<void>((resolve, reject) => {
           client.once('ready', () => resolve());
           client.once('error', (err: Error & { level?: string }) => {
-            if (keyMismatch) {
-              reject(new SshError(target.host, 'verify host key', `the host key of ${target.address} does not match ${target.knownHosts}: refusing to connect (if the host was reinstalled, update that file)`, false));
+            if (refusal) {
+              const changed = refusal.includes('a changed host key');
+              const fix = changed ? 'if the host was reinstalled, update that file' : 'fix the host or that file';
+              reject(new SshError(target.host, 'verify host key', `the host key of ${target.address} ${changed ? 'does not match' : 'is refused by'} ${target.knownHosts}: ${refusal}; refusing to connect (${fix})`, false));
             } else if (err.level === 'client-authentication') {
               reject(new SshError(target.host, 'authenticate', `${target.user}@${target.address} refused the key`, false));
             } else {
-              reject(new SshError(target.host, 'connect', `cannot reach ${target.address}:${target.port} (${err.message})`, true));
+              reject(new SshError(target.host, 'connect', `cannot reach ${endpoint(target)}${bastion ? ` through the bastion ${endpoint(bastion.target)}` : ''} (${err.message})`, true));
             }
           });
           client.connect(config);
-        }),
-    );
+        });
+      });
+    } catch (e) {
+      client.end();
+      releaseBastion(); // also when the client never connected (no close event then)
+      throw e;
+    }
+  };
   return new Connection(target, client, handshake, onClosed);
+}
+
+/** The bastion's own target: same key and known_hosts file, its address, port and user. */
+function bastionTarget(target: SshTarget): SshTarget {
+  const jump = target.jumpHost!;
+  return { host: target.host, address: jump.address, port: jump.port, user: jump.user, keyFile: target.keyFile, knownHosts: target.knownHosts, jumpHost: null };
+}
+
+/**
+ * The one connection to the target's bastion, opened if needed, claimed for the caller. Its failures name the host
+ * the caller wanted to reach (every host behind a bastion that is down parks with its own name).
+ */
+async function claimBastion(target: SshTarget, timeoutMs: number): Promise<Connection> {
+  const bt = bastionTarget(target);
+  const behind = (e: unknown) => {
+    if (!(e instanceof SshError)) return e;
+    const detail = e.detail.replace(endpoint(bt), `the bastion ${endpoint(bt)}`).replace(`for ${lookupName(bt.address, bt.port)}`, `for the bastion ${lookupName(bt.address, bt.port)}`);
+    return new SshError(target.host, e.step, `${detail}, on the way to ${endpoint(target)}`, e.retryable);
+  };
+  let bastion: Connection;
+  try {
+    const { keys, fingerprint } = hostKeysOf(bt);
+    const key = poolKey(bt, fingerprint);
+    let existing = bastions.get(key);
+    if (!existing || existing.closed) {
+      existing = openConnection(bt, keys, timeoutMs, (closed) => {
+        if (bastions.get(key) === closed) bastions.delete(key);
+      });
+      bastions.set(key, existing);
+    }
+    bastion = existing;
+  } catch (e) {
+    throw behind(e);
+  }
+  bastion.claim();
+  try {
+    await bastion.ready;
+  } catch (e) {
+    bastion.release();
+    throw behind(e);
+  }
+  return bastion;
+}
+
+/** A direct-tcpip channel from the bastion to the target's address and port (what ProxyJump does). */
+function forwardThrough(bastion: Connection, target: { host: string; address: string; port: number }): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    bastion.client.forwardOut('127.0.0.1', 0, target.address, target.port, (err, stream) => {
+      if (err) return reject(new SshError(target.host, 'connect', `the bastion ${endpoint(bastion.target)} cannot reach ${target.address}:${target.port} (${err.message})`, true));
+      resolve(stream);
+    });
+  });
+}
+
+/**
+ * How probes reach a host's ports: through the host's bastion when it has one (the worker cannot reach such hosts
+ * itself), else undefined (connect directly). Each connection holds a claim on the bastion until it closes.
+ */
+export function probeVia(target: SshTarget, timeoutMs = 10000): ProbeVia | undefined {
+  if (!target.jumpHost) return async (address, port) => (await HostSession.open(target, timeoutMs)).connectFrom(address, port);
+  return async (address, port) => {
+    const bastion = await claimBastion(target, timeoutMs);
+    try {
+      const stream = await forwardThrough(bastion, { host: target.host, address, port });
+      stream.once('close', () => bastion.release());
+      return asAgentSocket(stream);
+    } catch (e) {
+      bastion.release();
+      throw e;
+    }
+  };
 }
 
 /** A connection to the target with a free channel, opened if none has one; the channel is claimed for the caller. */
 async function claimChannel(target: SshTarget, timeoutMs = 10000): Promise<Connection> {
-  const pinned = pinnedKeys(target.knownHosts, target.address, target.port);
-  if (pinned.length === 0) {
-    throw new SshError(target.host, 'verify host key', `no key for ${target.address} in ${target.knownHosts}; add the host's key there (ssh-keyscan, checked by hand) before deploying`, false);
-  }
-  const key = poolKey(target, pinned);
+  const { keys, fingerprint } = hostKeysOf(target);
+  const key = poolKey(target, fingerprint);
   const pool = connections.get(key) ?? [];
   connections.set(key, pool);
   let connection = pool.find((c) => !c.closed && c.channels < CHANNELS_PER_CONNECTION);
   if (!connection) {
-    connection = openConnection(target, pinned, timeoutMs, (closed) => {
+    connection = openConnection(target, keys, timeoutMs, (closed) => {
       const i = pool.indexOf(closed);
       if (i >= 0) pool.splice(i, 1);
     });
@@ -245,15 +408,23 @@ function asAgentSocket(channel: ClientChannel): Duplex {
 export function closeHostConnections(): void {
   for (const pool of connections.values()) [...pool].forEach((c) => c.close());
   connections.clear();
+  for (const bastion of bastions.values()) bastion.close();
+  bastions.clear();
   sessions.clear();
 }
 
 /** One session per host target, so every activity on this worker shares its Docker client and kept channels. */
 const sessions = new Map<string, HostSession>();
 
+// What sudo says when it will not run a command for this user without asking (sudo 1.9), or when it is missing.
+const SUDO_REFUSED = /sudo: (a password is required|a terminal is required)|not in the sudoers file|is not allowed to (execute|run sudo)|sudo: (command )?not found/;
+// What the docker CLI says when the user may not open the engine's socket.
+const SOCKET_DENIED = /permission denied while trying to connect to the Docker daemon socket/i;
+
 /** A host's shell and Docker API over the pooled SSH connections to it. */
 export class HostSession {
   private dockerClient: Docker | undefined;
+  private engineAccess: Promise<void> | undefined;
 
   private constructor(readonly target: SshTarget) {}
 
@@ -272,6 +443,62 @@ export class HostSession {
    */
   asRoot(command: string): string {
     return this.target.user === 'root' ? command : `sudo -n sh -c ${shq(command)}`;
+  }
+
+  /**
+   * Runs a command as root (see asRoot). When sudo refuses, throws one non-retryable line naming the host, the user
+   * and `shown` (the command as an operator would recognise it) and what to add to sudoers.
+   */
+  async execAsRoot(command: string, step: string, shown: string, timeoutMs?: number): Promise<ExecResult> {
+    const r = await this.exec(this.asRoot(command), timeoutMs);
+    const refused = this.sudoRefusal(r, step, shown);
+    if (refused) throw refused;
+    return r;
+  }
+
+  private sudoRefusal(r: ExecResult, step: string, shown: string): SshError | undefined {
+    if (this.target.user === 'root' || r.code === 0) return undefined;
+    const said = r.stderr.split('\n').find((l) => SUDO_REFUSED.test(l))?.trim();
+    if (!said) return undefined;
+    const { host, user } = this.target;
+    if (/not found/.test(said)) return new SshError(host, step, `user ${user} cannot run \`${shown}\` as root: sudo is not installed on ${host} (${said}). Install sudo there, or deploy as root`, false);
+    return new SshError(host, step, `user ${user} cannot run \`${shown}\` as root without a password (sudo -n: ${said.replace(/^sudo: /, '')}). Add a NOPASSWD sudoers entry for ${user} on ${host}, e.g. /etc/sudoers.d/contrail-deploy: "${user} ALL=(root) NOPASSWD: ALL"`, false);
+  }
+
+  /** The docker CLI as this session reaches the engine (ssh.docker): as root, through sudo, or as a docker group member. */
+  dockerCommand(args: string): string {
+    const command = `docker ${args}`;
+    return this.target.docker === 'sudo' ? this.asRoot(command) : command;
+  }
+
+  /**
+   * Whether this user may use the Docker engine the way the topology says, asked once per session: a sudo refusal or
+   * a socket the user may not open is one clear, non-retryable line; anything else (an engine that is down) is left
+   * to the request that needs the engine.
+   */
+  ensureEngineAccess(step = 'step reach the Docker engine'): Promise<void> {
+    if (!this.target.docker || this.target.docker === 'root') return Promise.resolve();
+    this.engineAccess ??= this.checkEngineAccess(step).catch((e: unknown) => {
+      this.engineAccess = undefined;
+      throw e;
+    });
+    return this.engineAccess;
+  }
+
+  private async checkEngineAccess(step: string): Promise<void> {
+    const r = await this.exec(this.dockerCommand(`version --format '{{.Server.Version}}'`));
+    const refused = this.sudoRefusal(r, step, 'docker system dial-stdio');
+    if (refused) throw refused;
+    if (r.code !== 0 && SOCKET_DENIED.test(r.stderr)) {
+      const { host, user } = this.target;
+      throw new SshError(host, step, `user ${user} may not use the Docker engine on ${host}: not in the docker group (${r.stderr.trim().split('\n')[0]}). Add ${user} to the group (usermod -aG docker ${user}), or set ssh.docker: sudo in the topology`, false);
+    }
+  }
+
+  /** A TCP connection the host opens itself (a direct-tcpip channel on its pooled connection): a worker that reaches
+   *  the host over SSH only (an operations host) probes its ports this way. */
+  async connectFrom(address: string, port: number): Promise<Duplex> {
+    return asAgentSocket(await openChannel<ClientChannel>(this.target, (client, cb) => client.forwardOut('127.0.0.1', 0, address, port, (err, s) => cb(err, s))));
   }
 
   async exec(command: string, timeoutMs = 120000): Promise<ExecResult> {
@@ -293,8 +520,9 @@ export class HostSession {
   }
 
   /**
-   * A dockerode client for the host's own engine: each HTTP connection is a `docker system dial-stdio` channel. The
-   * channels are kept open for the next request a few seconds (each new one starts a docker process on the host).
+   * A dockerode client for the host's own engine: each HTTP connection is a `docker system dial-stdio` channel (as
+   * root, through sudo, or as a docker group member: ssh.docker). The channels are kept open for the next request a
+   * few seconds (each new one starts a docker process on the host).
    */
   docker(): Docker {
     if (this.dockerClient) return this.dockerClient;
@@ -303,16 +531,18 @@ export class HostSession {
     // its debug output is on: through the kept channels that would walk the whole SSH connection on every request.
     Object.defineProperty(agent, inspect.custom, { value: () => `[Docker API over SSH to ${this.target.host}]` });
     const target = this.target;
+    const dialStdio = this.dockerCommand('system dial-stdio');
     (agent as unknown as { createConnection: unknown }).createConnection = (_opts: unknown, cb: (err: Error | null, s?: Duplex) => void) => {
-      openChannel<ClientChannel>(target, (client, done) => client.exec('docker system dial-stdio', (err, s) => done(err, s))).then(
-        (stream) => cb(null, asAgentSocket(stream)),
-        (err: Error) => cb(err),
-      );
+      this.ensureEngineAccess()
+        .then(() => openChannel<ClientChannel>(target, (client, done) => client.exec(dialStdio, (err, s) => done(err, s))))
+        .then(
+          (stream) => cb(null, asAgentSocket(stream)),
+          (err: Error) => cb(err),
+        );
     };
     this.dockerClient = new Docker({ protocol: 'http', host: 'docker', port: 80, agent } as Docker.DockerOptions);
     return this.dockerClient;
   }
-
 }
 
 export async function withHost<T>(target: SshTarget, fn: (s: HostSession) => Promise<T>): Promise<T> {

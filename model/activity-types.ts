@@ -1,7 +1,7 @@
 // The requests and results that workflows, activities and the CLI share: the one place they are declared. Bundled into
 // workflow code, so: types only, no Node built-ins, no runtime imports outside model/.
 import type { HostRef, PlannedContainer, PlannedHost, PlannedImage } from './plan';
-import type { SecretRef, SimulationSpec } from './types';
+import type { JumpHostSpec, SecretRef, SimulationSpec } from './types';
 
 // ---- images (build task queue) ----
 
@@ -79,6 +79,12 @@ export interface SshSettings {
   user: string;
   keyFile: string | null;
   knownHosts: string;
+  /** How a non-root user reaches the Docker engine (default sudo); root needs neither. */
+  docker?: 'sudo' | 'group';
+  /** The bastion every host is reached through (OpenSSH's ProxyJump), unless overridden for the host. */
+  jumpHost?: JumpHostSpec | null;
+  /** Per-host bastions where a host differs from jumpHost (null: reached directly); only the overridden hosts. */
+  hostJumpHosts?: Record<string, JumpHostSpec | null>;
 }
 
 export interface PrepareRequest {

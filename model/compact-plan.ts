@@ -12,7 +12,7 @@ export interface CompactHost {
   address: string;
   sshPort: number;
   roles: string[];
-  /** Index into CompactPlan.profiles: the directories and kernel modules this host's roles need. */
+  /** Index into CompactPlan.profiles: the directories and kernel modules this host's roles need, the ports it uses. */
   profile: number;
 }
 
@@ -30,13 +30,13 @@ export interface CompactStage {
 
 export interface CompactPlan extends Omit<Plan, 'hosts' | 'stages'> {
   hosts: CompactHost[];
-  profiles: Pick<PlannedHost, 'directories' | 'kernelModules'>[];
+  profiles: Pick<PlannedHost, 'directories' | 'kernelModules' | 'ports'>[];
   stages: CompactStage[];
 }
 
 export function compactPlan(plan: Plan): CompactPlan {
-  const profiles = new Interned<Pick<PlannedHost, 'directories' | 'kernelModules'>>();
-  const hosts = plan.hosts.map((h) => ({ name: h.name, address: h.address, sshPort: h.sshPort, roles: h.roles, profile: profiles.index({ directories: h.directories, kernelModules: h.kernelModules }) }));
+  const profiles = new Interned<CompactPlan['profiles'][number]>();
+  const hosts = plan.hosts.map((h) => ({ name: h.name, address: h.address, sshPort: h.sshPort, roles: h.roles, profile: profiles.index({ directories: h.directories, kernelModules: h.kernelModules, ports: h.ports }) }));
   const hostIndex = new Map(plan.hosts.map((h, i) => [h.name, i]));
   const stages = plan.stages.map((stage) => {
     const services = new Map<string, CompactService>();

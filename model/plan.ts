@@ -3,8 +3,9 @@
 import { BASE_IMAGE_ARG, buildLevels } from './catalog';
 import { ADDRESS_PROVIDERS, deriveAddresses, type DerivedAddress } from './addresses';
 import { placeService } from './placement';
+import { hostPorts, type PlannedPort } from './preflight';
 import { stepId } from './steps';
-import type { Concurrency, DirectorySpec, HealthCheck, ImageSpec, QuorumCheck, Rollout, SecretRef, SimulationSpec, Topology } from './types';
+import type { Concurrency, DirectorySpec, HealthCheck, ImageSpec, QuorumCheck, Rollout, SecretRef, SimulationSpec, SshSpec, Topology } from './types';
 
 export interface PlannedImage {
   name: string;
@@ -28,6 +29,8 @@ export interface PlannedHost {
   roles: string[];
   directories: DirectorySpec[];
   kernelModules: string[];
+  /** The ports its containers listen on (model/preflight.ts): checked free before anything changes on the host. */
+  ports?: PlannedPort[];
 }
 
 /** A host as the activities reach it. */
@@ -91,7 +94,7 @@ export interface Plan {
   topologyFile: string;
   release: string;
   registry: { address: string; ca: string | null; username: string; password: SecretRef };
-  ssh: { user: string; keyFile: string | null; knownHosts: string };
+  ssh: SshSpec;
   images: PlannedImage[];
   hosts: PlannedHost[];
   stages: PlannedStage[];
@@ -171,7 +174,7 @@ export function makePlan(t: Topology, opts: PlanOptions): Plan {
     registry: t.registry,
     ssh: t.ssh,
     images,
-    hosts,
+    hosts: hosts.map((h) => ({ ...h, ports: hostPorts(t, stages, h.name) })),
     stages,
     concurrency: t.concurrency,
     rollout: t.rollout,

@@ -1,13 +1,15 @@
 // The topology: hosts, registry, SSH, roles (directories, kernel modules), services and their placement, stage order.
 import { ConfigError, type ConfigProblem } from './config-error';
 import { CAPABILITY, ENV_NAME, NAME, readHealth, VOLUME } from './catalog';
-import { DEFAULT_CONCURRENCY, DEFAULT_ROLLOUT, DEFAULT_STAGES, type Catalog, type DirectorySpec, type HostSpec, type RoleSpec, type SecretRef, type ServiceSpec, type SimulationSpec, type Topology } from './types';
+import { DEFAULT_CONCURRENCY, DEFAULT_ROLLOUT, DEFAULT_STAGES, type Catalog, type DirectorySpec, type HostSpec, type JumpHostSpec, type RoleSpec, type SecretRef, type ServiceSpec, type SimulationSpec, type SshSpec, type Topology } from './types';
 import { isMap, isScalar } from 'yaml';
 import { ADDRESS_PROVIDERS, deriveAddresses } from './addresses';
 import { placeService } from './placement';
+import { checkHostsAndPorts } from './topology-checks';
 import { YamlReader, type YamlNode } from './yaml-reader';
 
-const ADDRESS = { pattern: /^(\d{1,3}\.){3}\d{1,3}$|^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, hint: 'an IPv4 address or a host name' };
+// Characters only; model/topology-checks.ts checks the address itself.
+const ADDRESS = { pattern: /^[A-Za-z0-9.:-]{1,253}$/, hint: 'an IPv4 or IPv6 address or a DNS name' };
 const REGISTRY = { pattern: /^[a-z0-9.-]+(:\d{1,5})?$/i, hint: 'host:port, e.g. 10.0.0.1:5000' };
 const RELEASE = { pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, hint: 'a Docker tag: letters, digits, ".", "_" and "-"' };
 const HOST_PATH = { pattern: /^\/(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._/-]*$/, hint: 'an absolute path without "..", "." or shell characters, e.g. /dockervolumes/cassandra1' };
@@ -18,6 +20,7 @@ const MODULE = { pattern: /^[a-z0-9_-]{1,64}$/, hint: 'a kernel module name such
 const MODE = { pattern: /^0?[0-7]{3}$/, hint: 'an octal mode such as "0755"' };
 const OWNER = { pattern: /^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$|^\d+(:\d+)?$/, hint: 'user[:group] or uid[:gid]' };
 const USER = { pattern: /^[a-z_][a-z0-9_-]{0,31}$/, hint: 'a Unix user name' };
+const DOCKER_ACCESS = { pattern: /^(sudo|group)$/, hint: 'sudo (the engine through sudo -n, the default for a non-root user) or group (the user is in the docker group)' };
 const SECRET_NAME = { pattern: /^[A-Z][A-Z0-9_]{0,63}$/, hint: 'an upper-case name such as REGISTRY_PASSWORD' };
 /** Env names that carry credentials must come from a secret reference, never a value in the file. */
 const SECRET_LIKE = /PASSWORD|PASSWD|TOKEN|SECRET|PRIVATE_KEY|CREDENTIAL/i;
@@ -57,20 +60,28 @@ export function parseTopology(file: string, text: string, ctx: TopologyContext):
   };
 
   const sshNode = m.get('ssh');
-  const sshMap = sshNode === undefined ? new Map<string, YamlNode>() : r.map(sshNode, 'ssh', { optional: ['user', 'keyFile', 'knownHosts'] });
-  const ssh = sshMap && {
-    user: r.optStr(sshMap.get('user'), 'ssh.user', 'root', USER) ?? 'root',
+  const sshMap = sshNode === undefined ? new Map<string, YamlNode>() : r.map(sshNode, 'ssh', { optional: ['user', 'keyFile', 'knownHosts', 'docker', 'jumpHost'] });
+  const sshUser = (sshMap && r.optStr(sshMap.get('user'), 'ssh.user', 'root', USER)) ?? 'root';
+  const ssh: SshSpec | undefined = sshMap && {
+    user: sshUser,
     keyFile: sshMap.has('keyFile') ? path(sshMap.get('keyFile'), 'ssh.keyFile') ?? null : null,
     knownHosts: sshMap.has('knownHosts') ? path(sshMap.get('knownHosts'), 'ssh.knownHosts') ?? '' : resolvePath(dir, '~/.ssh/known_hosts', ctx.labDir),
+    ...(sshMap.has('docker') ? { docker: r.str(sshMap.get('docker'), 'ssh.docker', DOCKER_ACCESS) as 'sudo' | 'group' | undefined } : {}),
+    ...(sshMap.has('jumpHost') ? { jumpHost: readJumpHost(r, sshMap.get('jumpHost'), 'ssh.jumpHost', sshUser) ?? null } : {}),
   };
 
   const hosts: HostSpec[] = [];
   (r.list(m.get('hosts'), 'hosts') ?? []).forEach((node, i) => {
     const f = `hosts[${i}]`;
-    const h = r.map(node, f, { required: ['name', 'address', 'roles'], optional: ['sshPort'] });
+    const h = r.map(node, f, { required: ['name', 'address', 'roles'], optional: ['sshPort', 'jumpHost'] });
     if (!h) return;
+    const hostName = r.str(h.get('name'), `${f}.name`, NAME) ?? '';
+    if (h.has('jumpHost') && ssh) {
+      const jump = readJumpHost(r, h.get('jumpHost'), `${f}.jumpHost`, sshUser);
+      if (jump !== undefined) ssh.hostJumpHosts = { ...ssh.hostJumpHosts, [hostName]: jump };
+    }
     hosts.push({
-      name: r.str(h.get('name'), `${f}.name`, NAME) ?? '',
+      name: hostName,
       address: r.str(h.get('address'), `${f}.address`, ADDRESS) ?? '',
       sshPort: h.has('sshPort') ? r.int(h.get('sshPort'), `${f}.sshPort`, 1, 65535) ?? 22 : 22,
       roles: r.strList(h.get('roles'), `${f}.roles`, NAME) ?? [],
@@ -148,6 +159,7 @@ export function parseTopology(file: string, text: string, ctx: TopologyContext):
   }
   const topology: Topology = { file, name: name!, release: release!, catalog: catalog!, registry: registry!, ssh: ssh!, hosts, roles, services, stages, addresses, env, secrets, concurrency, rollout, ...(simulate ? { simulate } : {}) };
   checkReferences(r, topology, m);
+  checkHostsAndPorts(r, topology, m);
   r.done();
   return topology;
 }
@@ -192,6 +204,20 @@ function readNumber(r: YamlReader, node: YamlNode, field: string, range: { min: 
   const v = node.value;
   if (v > range.max || v < range.min || (range.minExclusive && v === range.min)) return r.problem(node, field, `${v} is out of range`, range.hint);
   return v;
+}
+
+/**
+ * A bastion: `{address, user, port}` (user defaults to ssh.user, port to 22), or `none` for a host reached directly.
+ * Undefined when the value is wrong (the problem is recorded).
+ */
+function readJumpHost(r: YamlReader, node: YamlNode, field: string, defaultUser: string): JumpHostSpec | null | undefined {
+  if (isScalar(node) && node.value === 'none') return null;
+  const j = r.map(node, field, { required: ['address'], optional: ['user', 'port'] });
+  if (!j) return undefined;
+  const address = r.str(j.get('address'), `${field}.address`, ADDRESS);
+  const user = r.optStr(j.get('user'), `${field}.user`, defaultUser, USER);
+  const port = j.has('port') ? r.int(j.get('port'), `${field}.port`, 1, 65535) : 22;
+  return address && user && port ? { address, user, port } : undefined;
 }
 
 function readSecretRef(r: YamlReader, node: YamlNode, field: string): SecretRef | undefined {

@@ -99,12 +99,25 @@ export interface RegistrySpec {
   password: SecretRef;
 }
 
+/** A bastion (OpenSSH's ProxyJump): hosts behind it are reached through a connection to it. */
+export interface JumpHostSpec {
+  address: string;
+  port: number;
+  user: string;
+}
+
 export interface SshSpec {
   user: string;
   /** Private key file (absolute path); null: use the ssh-agent at SSH_AUTH_SOCK. */
   keyFile: string | null;
-  /** known_hosts file (absolute path) that pins every host key. */
+  /** known_hosts file (absolute path) that pins every host key (plain, hashed, [host]:port, @cert-authority, @revoked). */
   knownHosts: string;
+  /** How a non-root user reaches the Docker engine: `sudo -n` (default) or as a member of the docker group. */
+  docker?: 'sudo' | 'group';
+  /** The bastion hosts are reached through, unless a host says otherwise (hosts[i].jumpHost). */
+  jumpHost?: JumpHostSpec | null;
+  /** Hosts whose bastion differs from jumpHost (null: reached directly), by host name. */
+  hostJumpHosts?: Record<string, JumpHostSpec | null>;
 }
 
 export interface Topology {

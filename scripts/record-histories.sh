@@ -36,14 +36,15 @@ run_id_of() { sed -n 's/^run \(\S*\) started.*/\1/p' "$1" | head -1; }
 scratch() {
   local name=$1 extra=$2
   sed -e "s/^name: smoke$/name: $name/" -e "s/^release: .*/release: \"rec-$name\"/" -e "s|^catalog: ../images|catalog: $PWD/images|" \
-    -e "s|LISTEN_PORT: \"8082\"|LISTEN_PORT: \"18382\"|" \
+    -e "s|LISTEN_PORT: \"8180\"|LISTEN_PORT: \"18382\"|" \
     -e 's|volumes: \["/dockervolumes/smoke:/data"\]|volumes: ["/dockervolumes/smoke:/data"]\n    health: { tcp: 18382, timeoutSeconds: 30 }|' topology/smoke.yaml >"$work/$name.yaml"
   sed -i "s|@lab/|$(node -e 'console.log(JSON.parse(process.argv[1]).labDir)' "$lab_json")/|g" "$work/$name.yaml"
   printf '%s\n' "$extra" >>"$work/$name.yaml"
   echo "$work/$name.yaml"
 }
 
-rm -f "$OUT"/*.json
+# deploy-noop-stages is kept: recorded from code before a patch, it proves that guard (see replay.test.ts).
+find "$OUT" -name '*.json' ! -name 'deploy-noop-stages*' -delete
 "${CLI[@]}" down topology/smoke.yaml >/dev/null 2>&1 || true
 
 # A completed deploy, then the same again: settled by the survey.

@@ -2,7 +2,7 @@
 # Renders /etc/smoke/smoke.conf from the environment, then serves it over HTTP on HOST_IP:LISTEN_PORT.
 set -eu
 : "${HOST_IP:?HOST_IP must be set (the pipeline sets it from the container's host)}"
-: "${LISTEN_PORT:=8082}"
+: "${LISTEN_PORT:=8180}"
 render-ini /etc/smoke/smoke.conf DEFAULT "host_ip=$HOST_IP" "listen_port=$LISTEN_PORT" "greeting=${GREETING:-hello}"
 cp /etc/smoke/smoke.conf /www/smoke.conf
 if [ -d /data ]; then date -u +%Y-%m-%dT%H:%M:%SZ >>/data/starts; fi

@@ -87,14 +87,14 @@ test('the base images are local: busybox and Debian bookworm, no pull', () => {
 
 test('docker-compose.temporal.yml is a valid compose file with pinned images and a persistent volume', () => {
   const file = path.join(PROJECT_ROOT, 'docker-compose.temporal.yml');
-  const r = spawnSync('docker-compose', ['-p', 'contrail-temporal', '-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, POSTGRES_PASSWORD: 'x' } });
+  const r = spawnSync('docker-compose', ['-p', 'contrail-temporal', '-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, POSTGRES_PASSWORD: 'x', TEMPORAL_TLS_DIR: '/etc/temporal-tls' } });
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
-  for (const image of ['postgres:16.4-bookworm', 'temporalio/auto-setup:1.29.1', 'temporalio/ui:2.42.1']) expect(r.stdout).toContain(`image: ${image}`);
+  for (const image of ['postgres:16.4-bookworm', 'temporalio/server:1.29.1', 'temporalio/admin-tools:1.29.1', 'temporalio/ui:2.42.1']) expect(r.stdout).toContain(`image: ${image}`);
   expect(r.stdout).toMatch(/volumes:\s+temporal-postgres/);
   for (const sa of ['ReleaseTag', 'Topology', 'Initiator']) expect(r.stdout).toContain(sa);
   // No password has a default: without one, compose refuses.
-  const noPassword = spawnSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, POSTGRES_PASSWORD: '' } });
+  const noPassword = spawnSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, POSTGRES_PASSWORD: '', TEMPORAL_TLS_DIR: '/etc/temporal-tls' } });
   expect(noPassword.status).not.toBe(0);
 });
 

@@ -158,7 +158,7 @@ test('a kernel module the host lacks parks that host, naming the module; the oth
   expect(s.status).toBe('parked');
   expect(s.parked[0].id).toMatch(/^prepare:compute\d+$/);
   expect(s.parked[0].error).toContain('kernel lacks module "vrouter"');
-  expect(r.stdout).toMatch(/PARKED at step prepare:compute\d+ on compute\d+ since \S+: host compute\d+: step load kernel module/);
+  expect(r.stdout).toMatch(/PARKED at step prepare:compute\d+ on compute\d+ since \S+: host compute\d+: step preflight: modules: the kernel lacks module "vrouter"/);
   // The controller's branch does not wait for the parked hosts.
   let steps: Step[] = [];
   for (let i = 0; i < 60 && steps.find((x) => x.id === `health:${service}@controller1`)?.status !== 'completed'; i++) {
@@ -172,5 +172,5 @@ test('a kernel module the host lacks parks that host, naming the module; the oth
   expect(end.status).toBe('failed');
   expect(end.failedStep.id).toMatch(/^prepare:compute\d+$/);
   expect(end.failedStep.message).toContain('kernel lacks module "vrouter"');
-  expect(aborted.stdout).toMatch(/FAILED at step prepare:compute\d+: host compute\d+: step load kernel module/);
+  expect(aborted.stdout).toMatch(/FAILED at step prepare:compute\d+: host compute\d+: step preflight: modules: the kernel lacks module "vrouter"/);
 });

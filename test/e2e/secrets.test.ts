@@ -5,6 +5,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PROJECT_ROOT } from '../../lib/paths';
+import { keyedDigest } from '../../lib/secrets';
 import type { RunSummary } from '../../model/steps';
 import { scratchDir } from '../helpers/files';
 import { activityAttempts, decodedPayloads, runHistories } from '../helpers/history';
@@ -24,10 +25,15 @@ function knownSecrets(): Record<string, string> {
   const key = fs.readFileSync(lab.ssh.keyFile, 'utf8');
   // The private key's base64 body: any one line of it would be a leak.
   const keyLines = key.split('\n').filter((l) => l && !l.startsWith('-----'));
+  // The key of the secret digests in the spec hashes (made on the worker by the run), and the digest itself: neither
+  // leaves the worker either.
+  const digestKey = Buffer.from(fs.readFileSync(path.join(path.dirname(lab.secrets), 'secret-digest.key'), 'utf8').trim(), 'hex');
   return {
     LAB_REGISTRY_PASSWORD: secret(lab, 'LAB_REGISTRY_PASSWORD'),
     LAB_ADMIN_PASSWORD: secret(lab, 'LAB_ADMIN_PASSWORD'),
     ...Object.fromEntries(keyLines.map((l, i) => [`ssh key line ${i + 1}`, l])),
+    'the secret digest key': digestKey.toString('hex'),
+    'the keyed digest of LAB_ADMIN_PASSWORD': keyedDigest(secret(lab, 'LAB_ADMIN_PASSWORD'), digestKey),
   };
 }
 

@@ -14,6 +14,14 @@ export interface LabStatus {
   hosts: { name: string; address: string; roles: string[] }[];
   ssh: { user: string; keyFile: string; knownHosts: string };
   secrets: string;
+  /** The production-shaped part: a bastion, hosts only it reaches (CA-certified host keys), the lab users. */
+  production?: {
+    bastion: { address: string; port: number; user: string; namespace: string; up: boolean };
+    hosts: { name: string; address: string; roles: string[]; namespace: string; up: boolean }[];
+    users: { sudo: string; noSudo: string };
+    knownHosts: string;
+    sshCa: string;
+  };
 }
 
 export interface CliResult {
