@@ -169,6 +169,11 @@ export function parseParents(out: string): Map<number, number> {
   return new Map(out.split('\n').map((l) => l.trim().split(/\s+/).map(Number)).filter((f) => f.length === 2 && f.every(Number.isInteger)).map(([pid, ppid]) => [pid, ppid] as [number, number]));
 }
 
+/** `docker inspect --format '{{.Name}} {{.State.Pid}}'` lines: each running container's name and main process. */
+export function parseContainerPids(out: string): { name: string; pid: number }[] {
+  return out.split('\n').map((l) => /^\/?(\S+) (\d+)$/.exec(l.trim())).filter((m) => m !== null).map((m) => ({ name: m[1], pid: Number(m[2]) }));
+}
+
 /** Who holds a port: a container (its main process or a descendant listens) or a process outside any container. */
 export type Holder = { container: string } | { process: string; pid: number } | { unknown: true };
 

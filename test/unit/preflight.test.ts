@@ -3,7 +3,7 @@ import { compactPlan, expandPlan } from '../../model/compact-plan';
 import { makePlan } from '../../model/plan';
 import {
   apiAtLeast, clockResult, DEFAULT_PREFLIGHT_LIMITS, diskResult, dockerResult, holderOf, hostPorts, modulesResult, parseDisk, parseHostClock, parseListeners,
-  parseParents, parseRegistryProbe, parseSize, portsResult, preflightFailure, registryResult, renderReports, sudoResult, type Holder, type HostReport,
+  parseContainerPids, parseParents, parseRegistryProbe, parseSize, portsResult, preflightFailure, registryResult, renderReports, sudoResult, type Holder, type HostReport,
 } from '../../model/preflight';
 import { parseTopology } from '../../model/topology';
 import type { Catalog } from '../../model/types';
@@ -61,9 +61,13 @@ describe('ports: free, or held by the container that needs them', () => {
   const listeners = parseListeners(ss);
   // smoke-web's main process is 500; its httpd (502) is a child of 501, a child of 500.
   const parents = parseParents('  1     0\n 500   400\n 501   500\n 502   501\n 777   1\n');
-  const containers = [{ name: 'smoke-web', pid: 500 }, { name: 'stopped', pid: 0 }];
+  const containers = parseContainerPids('/smoke-web 500\n/stopped 0\n');
   const at = (port: number) => listeners.find((l) => l.port === port)!;
   const holders = new Map<number, Holder[]>([8082, 8143, 9000].map((p) => [p, [holderOf(at(p), containers, parents)]]));
+
+  test("docker inspect lines: each container's name (without the slash) and main process", () => {
+    expect(containers).toEqual([{ name: 'smoke-web', pid: 500 }, { name: 'stopped', pid: 0 }]);
+  });
 
   test('ss lines: port, address and processes, IPv6 included', () => {
     expect(listeners.map((l) => [l.address, l.port])).toEqual([['10.213.57.11', 22], ['0.0.0.0', 8082], ['[::]', 8143], ['127.0.0.1', 9000]]);
