@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Benchmarks: `node bench/run.js build|deploy|scale [options]` (see the header of each bench/*.ts). Results in bench/results/.
+// Benchmarks: `node bench/run.js build|deploy|scale|bastion [options]` (see the header of each bench/*.ts). Results in bench/results/.
 'use strict';
 require('../bin/register-ts');
 const benches = {
   build: () => require('./build').benchBuild(),
   deploy: () => require('./deploy').benchDeploy(),
   scale: () => require('./scale').benchScale(process.argv.slice(3)),
+  bastion: () => require('./bastion').benchBastion(process.argv.slice(3)),
 };
 const name = process.argv[2];
 if (!benches[name]) {
