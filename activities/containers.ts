@@ -12,7 +12,7 @@ import type { HealthRequest, HealthResult, PullRequest, PullResult, QuorumReques
 import { followStream } from '../lib/docker';
 import { demuxLogs } from '../lib/docker-frames';
 import { DigestKeyUnusable, maskSecrets, resolveSecret, SecretNotFound, secretDigest } from '../lib/secrets';
-import { httpProbe, tcpProbe } from '../lib/probes';
+import { httpProbe, tcpProbe, type ProbeVia } from '../lib/probes';
 import { probeVia, sshTarget, withHost } from '../lib/ssh';
 import { refuseSimulated, withHostFailures } from './hosts';
 import { keepAlive } from './heartbeat';
@@ -189,7 +189,7 @@ export async function checkHealth(req: HealthRequest): Promise<HealthResult> {
     Context.current().heartbeat({ waiting: healthCheckText(c), lastError });
     await sleep(1000);
   }
-  const [logs, dependencies] = await Promise.all([containerLogTail(req).catch((e: Error) => `(could not read logs: ${e.message})`), dependencyReport(c.dependencies ?? [])]);
+  const [logs, dependencies] = await Promise.all([containerLogTail(req).catch((e: Error) => `(could not read logs: ${e.message})`), dependencyReport(c.dependencies ?? [], probeVia(sshTarget(req.host, req.ssh)))]);
   const state = life?.up ? '' : ` The container ${life ? `is ${life.status} (restart count ${life.restartCount})` : 'does not exist'}.`;
   throw ApplicationFailure.nonRetryable(
     `health gate: ${c.service} on host ${c.host} did not answer on ${healthCheckText(c)} within ${health.timeoutSeconds}s (${maskSecrets(lastError)}).${state}${dependencies}\n--- last log lines of ${c.name} ---\n${maskSecrets(logs)}`,
@@ -404,9 +404,10 @@ async function execProbe(docker: Docker, container: string, cmd: string[]): Prom
 
 /** After a gate timed out: which of the service's dependencies do not answer either (the likely cause), or that
  *  they all do (then the service itself is at fault). */
-async function dependencyReport(deps: Dependency[]): Promise<string> {
+async function dependencyReport(deps: Dependency[], via: ProbeVia | undefined): Promise<string> {
   if (!deps.length) return '';
-  const answers = await Promise.all(deps.map(async (d) => ({ d, ok: (await tcpProbe(...splitEndpoint(d.endpoint), 2000)) === true })));
+  // Asked as the gate's own probes are (from the service's host when probes go through SSH or a bastion).
+  const answers = await Promise.all(deps.map(async (d) => ({ d, ok: (await tcpProbe(...splitEndpoint(d.endpoint), 2000, via)) === true })));
   const down = answers.filter((a) => !a.ok).map(({ d }) => `${d.service} on ${d.host} (${d.endpoint}, its ${d.variable})`);
   if (down.length) return `\nDependencies not answering: ${down.join('; ')}. Bring them up first (earlier stage, or check those hosts).`;
   return `\nIts dependencies answer (${[...new Set(deps.map((d) => d.service))].join(', ')}): look at the service itself.`;

@@ -327,7 +327,7 @@ function forwardThrough(bastion: Connection, target: { host: string; address: st
  * itself), else undefined (connect directly). Each connection holds a claim on the bastion until it closes.
  */
 export function probeVia(target: SshTarget, timeoutMs = 10000): ProbeVia | undefined {
-  if (!target.jumpHost) return async (address, port) => (await HostSession.open(target, timeoutMs)).connectFrom(address, port);
+  if (!target.jumpHost) return undefined;
   return async (address, port) => {
     const bastion = await claimBastion(target, timeoutMs);
     try {
@@ -493,12 +493,6 @@ export class HostSession {
       const { host, user } = this.target;
       throw new SshError(host, step, `user ${user} may not use the Docker engine on ${host}: not in the docker group (${r.stderr.trim().split('\n')[0]}). Add ${user} to the group (usermod -aG docker ${user}), or set ssh.docker: sudo in the topology`, false);
     }
-  }
-
-  /** A TCP connection the host opens itself (a direct-tcpip channel on its pooled connection): a worker that reaches
-   *  the host over SSH only (an operations host) probes its ports this way. */
-  async connectFrom(address: string, port: number): Promise<Duplex> {
-    return asAgentSocket(await openChannel<ClientChannel>(this.target, (client, cb) => client.forwardOut('127.0.0.1', 0, address, port, (err, s) => cb(err, s))));
   }
 
   async exec(command: string, timeoutMs = 120000): Promise<ExecResult> {
