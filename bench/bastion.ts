@@ -14,6 +14,7 @@
 // variant) and from the connection alone (handshake plus one command as root, and one command on an open connection).
 // The last run is smoke.yaml as root, so the lab is left as `npm start` leaves it. Writes bench/results/bastion-<date>.json.
 // Usage: bash lab/lab.sh up && node bench/run.js bastion [--rounds 5]
+import { writeResults } from './write-results';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -230,10 +231,7 @@ export async function benchBastion(argv: string[]): Promise<void> {
       },
       containerIds: idsAfter,
     };
-    const dir = path.join(PROJECT_ROOT, 'bench/results');
-    fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `bastion-${results.date.slice(0, 10)}.json`);
-    fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    const file = writeResults('bastion', results);
     console.log(`\n${JSON.stringify(results, null, 2)}\nresults: ${path.relative(PROJECT_ROOT, file)}`);
   } finally {
     await worker.stop();

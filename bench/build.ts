@@ -7,6 +7,7 @@
 // Figures are ratios between runs of this same script on this same machine; results go to bench/results/.
 // Usage: bash lab/lab.sh up && node bench/run.js build [--base glance]
 // It empties the lab's build engine (except the two external bases) and registry: run it on a lab of its own.
+import { writeResults } from './write-results';
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -186,10 +187,7 @@ export async function benchBuild(): Promise<void> {
     },
     e: { expected, rebuilt },
   };
-  const dir = path.join(PROJECT_ROOT, 'bench/results');
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `build-${results.date.slice(0, 10)}.json`);
-  fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  const file = writeResults('build', results);
   console.log('\n| run | seconds | built | skipped | ratio |\n|---|---:|---:|---:|---|');
   for (const p of phases) console.log(`| ${p.name} | ${p.seconds.toFixed(1)} | ${p.built} | ${p.skipped} | ${p === c ? `${results.ratios.cOverA} x a, ${results.ratios.cOverB} x b` : ''} |`);
   console.log(`\ntargets: ${JSON.stringify(results.targets)}\nresults: ${path.relative(PROJECT_ROOT, file)}`);

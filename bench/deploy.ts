@@ -6,7 +6,7 @@
 //   (c) contrail-deploy run again, nothing changed (target: under 3 s, zero containers recreated)
 // Both (a) and (b) start from hosts without containers or images, so both pull everything.
 // Usage: bash lab/lab.sh up && node bench/run.js deploy   (builds the images first when the registry lacks them)
-import * as fs from 'fs';
+import { writeResults } from './write-results';
 import * as os from 'os';
 import * as path from 'path';
 import { tcpProbe } from '../lib/probes';
@@ -111,10 +111,7 @@ export async function benchDeploy(): Promise<void> {
       ratios: { bOverA: round(b.seconds / a.seconds), cOverB: round(c.seconds / b.seconds) },
       targets: { 'c < 3 s with zero containers recreated': c.seconds < 3 && recreatedInC === 0 },
     };
-    const dir = path.join(PROJECT_ROOT, 'bench/results');
-    fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `deploy-${results.date.slice(0, 10)}.json`);
-    fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    const file = writeResults('deploy', results);
     console.log(`\n${JSON.stringify(results, null, 2)}\nresults: ${path.relative(PROJECT_ROOT, file)}`);
   } finally {
     await worker.stop();

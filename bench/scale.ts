@@ -6,6 +6,7 @@
 //    workerRssMb, statusSeconds, summaryBytes, runId}
 // and bench/results/scale-<date>.json. test/e2e/scale.test.ts runs the same code at 200 hosts against SCALE_LIMITS.
 // Usage: bash lab/lab.sh up && node bench/run.js scale [--computes 100,300,1000] [--json]
+import { writeResults } from './write-results';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -375,7 +376,7 @@ export async function benchScale(argv: string[]): Promise<void> {
     await workers.stop();
   }
   const within = (r: ScaleResult) => r.completed && r.maxPayloadBytes < SCALE_LIMITS.maxPayloadBytes && r.maxHistoryEvents < SCALE_LIMITS.maxHistoryEvents && r.summaryBytes < SCALE_LIMITS.summaryBytes;
-  const file = writeResults({
+  const file = writeResults('scale', {
     date: new Date().toISOString(),
     machine: { cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
     simulate: SCALE_SIMULATION,
@@ -386,10 +387,3 @@ export async function benchScale(argv: string[]): Promise<void> {
   say(`results: ${path.relative(PROJECT_ROOT, file)}`);
 }
 
-function writeResults(results: { date: string } & Record<string, unknown>): string {
-  const dir = path.join(PROJECT_ROOT, 'bench/results');
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `scale-${results.date.slice(0, 10)}.json`);
-  fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-  return file;
-}
