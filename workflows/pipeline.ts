@@ -79,14 +79,13 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   // Every part is on record from the start (pending), so `status` shows what is still to come.
   const batched: BatchPart[][] = hostParts(plan).flat().map((parts) => parts.filter((p) => p.hosts.length).map((p) => ({ p, record: partRecord(input.runId, p, 'pending') })));
   for (const records of batched) summary.parts.push(...records.map((r) => r.record));
-  const neededImages = (records: BatchPart[]) => {
-    const live = records.map((r) => r.p);
-    return [...new Set(plan.stages.find((s) => s.name === live[0]?.stage)?.containers.filter((c) => live.some((p) => p.hosts.includes(c.host))).map((c) => c.image))];
-  };
-  const busyHosts = (records: BatchPart[]) => {
+  /** The containers a batch's parts run in their stage: what images they need, and which hosts are busy. */
+  const batchContainers = (records: BatchPart[]) => {
     const stage = plan.stages.find((s) => s.name === records[0]?.p.stage);
-    return [...new Set(stage?.containers.filter((c) => records.some((r) => r.p.hosts.includes(c.host))).map((c) => c.host))];
+    return stage?.containers.filter((c) => records.some((r) => r.p.hosts.includes(c.host))) ?? [];
   };
+  const neededImages = (records: BatchPart[]) => [...new Set(batchContainers(records).map((c) => c.image))];
+  const busyHosts = (records: BatchPart[]) => [...new Set(batchContainers(records).map((c) => c.host))];
   /** While surveys settle parts, the batches after the current one whose hosts were all surveyed already and whose
    *  images are pushed start now, ahead of their turn: each decides at once whether it is settled and waits, with no
    *  host work, for its turn. A redeploy where nothing changed then costs one round of parts, not one per batch. */
