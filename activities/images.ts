@@ -1,4 +1,7 @@
 // Image activities (build task queue): build through dockerode on the build host's engine, push to the registry.
+// Several build workers, each beside its own engine, may serve the one build queue: a build pushes its image itself,
+// from the engine that holds it, and the push step then finds it in the registry (any worker may take that step, and
+// only the building engine could push). A sub built on another engine pulls its parent by digest (FROM parent@sha256).
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -66,6 +69,7 @@ export async function buildImage(req: BuildRequest): Promise<BuildResult> {
   // Built here before but not pushed (e.g. the registry was wiped or the push failed): no need to build again.
   const existing = await docker.getImage(tag).inspect().catch(() => undefined);
   if (existing?.Config?.Labels?.[INPUT_HASH_LABEL] === inputHash && !req.noCache) {
+    await pushFromBuild(docker, { image: image.name, tag, registry: req.registry });
     return { image: image.name, tag, imageId: existing.Id, inputHash, skipped: true, logFile };
   }
 
@@ -111,7 +115,16 @@ export async function buildImage(req: BuildRequest): Promise<BuildResult> {
     log.end();
   }
   if (!imageId) imageId = (await docker.getImage(tag).inspect()).Id;
+  await pushFromBuild(docker, { image: image.name, tag, registry: req.registry });
   return { image: image.name, tag, imageId, inputHash, skipped: false, logFile };
+}
+
+/**
+ * The build's own push, from the engine that built the image. When the registry cannot take it now (unreachable, a
+ * refused password), the build still counts: its push step pushes from here, retrying, and reports the failure.
+ */
+async function pushFromBuild(docker: Docker, req: PushRequest): Promise<void> {
+  await pushFromEngine(docker, req).catch(() => undefined);
 }
 
 function buildFailure(name: string, e: unknown, tail: string[], logFile: string, cancelled: boolean): Error {
@@ -132,9 +145,31 @@ function buildFailure(name: string, e: unknown, tail: string[], logFile: string,
   return ApplicationFailure.retryable(`build of ${name}: ${reason}: ${maskSecrets(String((e as Error).message))}`, 'BuildEngineError');
 }
 
+/**
+ * The push step: the image is normally in the registry already (its build pushed it); else it is pushed from this
+ * worker's engine, which holds it when this worker built it. Registry errors are retried with the usual backoff.
+ */
 export async function pushImage(req: PushRequest): Promise<PushResult> {
-  const ctx = Context.current();
+  const [repository, tag] = splitTag(req.tag);
+  let digest: string | null;
+  try {
+    digest = await new RegistryClient(req.registry).digestOf(repository, tag, `push of ${req.image}`);
+  } catch (e) {
+    if (e instanceof ApplicationFailure && e.nonRetryable) throw e;
+    throw ApplicationFailure.retryable(`push of ${req.image} to ${req.registry.address} failed: ${(e as Error).message}`, 'RegistryUnavailable');
+  }
+  if (digest) return { image: req.image, digest, ref: `${repository}@${digest}` };
   const docker = buildEngine();
+  if (!(await docker.getImage(req.tag).inspect().catch(() => undefined))) {
+    // Built on another build engine, whose own push failed: only a retry on that worker can push it.
+    throw ApplicationFailure.retryable(`push of ${req.image} to ${req.registry.address} failed: the registry does not have ${req.tag} and this build worker's engine does not hold it (another build worker built it); retrying`, 'RegistryUnavailable');
+  }
+  return pushFromEngine(docker, req);
+}
+
+/** docker push of the tag from this engine; the digest the registry gave it. */
+async function pushFromEngine(docker: Docker, req: PushRequest): Promise<PushResult> {
+  const ctx = Context.current();
   const [repository, tag] = splitTag(req.tag);
   let digest = '';
   let status = '';

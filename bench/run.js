@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Benchmarks: `node bench/run.js build|deploy|scale|bastion [options]` (see the header of each bench/*.ts). Results in bench/results/.
+// Benchmarks: `node bench/run.js build|deploy|scale|bastion|workers [options]` (see the header of each bench/*.ts). Results in bench/results/.
 'use strict';
 require('../bin/register-ts');
 const benches = {
@@ -7,6 +7,7 @@ const benches = {
   deploy: () => require('./deploy').benchDeploy(),
   scale: () => require('./scale').benchScale(process.argv.slice(3)),
   bastion: () => require('./bastion').benchBastion(process.argv.slice(3)),
+  workers: () => require('./workers').benchWorkers(),
 };
 const name = process.argv[2];
 if (!benches[name]) {

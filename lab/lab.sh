@@ -136,7 +136,8 @@ secret_value() { grep -E "^$1=" "$LAB_DIR/secrets.env" 2>/dev/null | head -1 | c
 
 # Every secret the lab's topologies name, generated once (hex: safe for every config format that holds them).
 LAB_SECRETS=(LAB_REGISTRY_PASSWORD LAB_ADMIN_PASSWORD LAB_ADMIN_TOKEN LAB_IFMAP_PASSWORD LAB_RABBIT_PASSWORD
-  LAB_RABBITMQ_ERLANG_COOKIE LAB_MYSQL_ROOT_PASSWORD LAB_DB_PASSWORD)
+  LAB_RABBITMQ_ERLANG_COOKIE LAB_MYSQL_ROOT_PASSWORD LAB_DB_PASSWORD
+  LAB_NOVA_PASSWORD LAB_GLANCE_PASSWORD LAB_CINDER_PASSWORD LAB_PLACEMENT_PASSWORD)
 
 make_secrets() {
   touch "$LAB_DIR/secrets.env"; chmod 600 "$LAB_DIR/secrets.env"
@@ -582,7 +583,8 @@ cmd_up() {
   mv "$LAB_DIR/ssh/known_hosts.new" "$LAB_DIR/ssh/known_hosts"
   start_production_part
   # The production-shaped cluster runs beside the dev server (which stays every client's default): lab/temporal-cluster.sh.
-  if [[ $temporal_kind == cluster ]]; then temporal_cluster up; else temporal_cluster down; fi
+  # With it, workers on other "machines": a second build host and an operations host (lab/worker-hosts.sh).
+  if [[ $temporal_kind == cluster ]]; then temporal_cluster up; worker_hosts up; else worker_hosts down; temporal_cluster down; fi
   printf 'hosts=%s\ntemporal=%s\n' "$hosts" "$temporal_kind" >"$LAB_DIR/state.env"
   log "lab is up"
   cmd_status
@@ -661,6 +663,7 @@ cmd_down() {
   stop_pid "$LAB_RUN/build/docker.pid" 30
   stop_pid "$LAB_DIR/registry/pid" 5
   stop_pid "$LAB_DIR/temporal/pid" 10
+  worker_hosts down
   temporal_cluster down
   ip link del "$BRIDGE" 2>/dev/null || true
   rm -rf "/etc/docker/certs.d/$REGISTRY_ADDR"
@@ -703,6 +706,7 @@ cmd_status() {
   local json="{\"labDir\":$(json_str "$LAB_DIR"),\"up\":$([[ $n -gt 0 ]] && echo true || echo false),"
   json+="\"temporal\":{\"address\":$(json_str "$temporal_addr"),\"ui\":$(json_str "$ui"),\"cli\":$(json_str "$cli"),\"namespace\":\"default\",\"up\":$t_up},"
   json+="\"temporalCluster\":$(temporal_cluster status --json),"
+  json+="\"workerHosts\":$(worker_hosts status --json),"
   json+="\"docker\":{\"host\":$(json_str "${CONTRAIL_DOCKER_HOST:-unix://$BUILD_SOCK}"),\"up\":$b_up},"
   json+="\"registry\":{\"address\":$(json_str "$REGISTRY_ADDR"),\"ca\":$(json_str "$LAB_DIR/tls/ca.crt"),\"username\":$(json_str "$REGISTRY_USER"),\"passwordSecret\":\"LAB_REGISTRY_PASSWORD\",\"up\":$r_up},"
   json+="\"hosts\":[$hosts_json],"
@@ -713,7 +717,7 @@ cmd_status() {
   if ((as_json)); then echo "$json"; return; fi
   if [[ $n -eq 0 ]]; then echo "lab: not up (start it with: contrail-deploy lab up)"; return; fi
   printf 'Temporal   %s  ui %s  (%s)\n' "$temporal_addr" "${ui:-n/a}" "$([[ $t_up == true ]] && echo up || echo DOWN)"
-  [[ $(state_get temporal) == cluster ]] && temporal_cluster status
+  [[ $(state_get temporal) == cluster ]] && temporal_cluster status && worker_hosts status
   printf 'Docker     %s  (%s)\n' "${CONTRAIL_DOCKER_HOST:-unix://$BUILD_SOCK}" "$([[ $b_up == true ]] && echo up || echo DOWN)"
   printf 'Registry   https://%s  user %s, password secret LAB_REGISTRY_PASSWORD  (%s)\n' "$REGISTRY_ADDR" "$REGISTRY_USER" "$([[ $r_up == true ]] && echo up || echo DOWN)"
   for i in $(seq 1 "$n"); do
@@ -732,6 +736,7 @@ cmd_status() {
   printf 'Secrets    %s\n' "$LAB_DIR/secrets.env"
 }
 
+worker_hosts() { CONTRAIL_LAB_BASTION="$BASTION_IP:$BASTION_PORT" bash "$ROOT/lab/worker-hosts.sh" "$@"; }
 temporal_cluster() { CONTRAIL_SEARCH_ATTRIBUTES="${SEARCH_ATTRIBUTES[*]}" CONTRAIL_NAMESPACE_RETENTION=$NAMESPACE_RETENTION bash "$ROOT/lab/temporal-cluster.sh" "$@"; }
 
 production_status_json() {

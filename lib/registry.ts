@@ -17,6 +17,9 @@ const MANIFEST_TYPES = [
 
 // Lookups come in bursts (a whole image tree at once): connections are kept and reused rather than a TLS handshake
 // per request.
+// Node's codes for a certificate chain it cannot verify (self-signed, unknown issuer, expired, wrong name).
+const UNTRUSTED_CERTIFICATE = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID|CERT_UNTRUSTED)$/;
+
 const agent = new https.Agent({ keepAlive: true, maxSockets: 8 });
 
 interface Reply {
@@ -65,6 +68,15 @@ export class RegistryClient {
     }
   }
 
+  /** An untrusted certificate will not fix itself (not retried); anything else on the way may (retried). */
+  private connectionFailure(e: NodeJS.ErrnoException, what: string): ApplicationFailure {
+    if (UNTRUSTED_CERTIFICATE.test(e.code ?? '')) {
+      const ca = this.registry.ca ? `the CA file ${this.registry.ca} did not sign it` : 'no registry.ca is set in the topology';
+      return ApplicationFailure.nonRetryable(`${what}: the registry ${this.registry.address} presented a certificate this worker does not trust (${e.code}; ${ca}). Set registry.ca to the CA that signed the registry's certificate.`, 'RegistryCertificateUntrusted');
+    }
+    return ApplicationFailure.retryable(`${what}: the registry ${this.registry.address} is unreachable (${maskSecrets(e.message)}); retrying`, 'RegistryUnavailable');
+  }
+
   private request(method: string, repository: string, reference: string, what: string, body?: Buffer, contentType?: string): Promise<Reply> {
     const name = repository.startsWith(`${this.registry.address}/`) ? repository.slice(this.registry.address.length + 1) : repository;
     const headers: http.OutgoingHttpHeaders = { authorization: this.authorization, accept: MANIFEST_TYPES };
@@ -77,7 +89,7 @@ export class RegistryClient {
         res.on('error', reject);
       });
       req.on('timeout', () => req.destroy(new Error('no answer within 20 s')));
-      req.on('error', (e) => reject(ApplicationFailure.retryable(`${what}: the registry ${this.registry.address} is unreachable (${maskSecrets(e.message)}); retrying`, 'RegistryUnavailable')));
+      req.on('error', (e) => reject(this.connectionFailure(e as NodeJS.ErrnoException, what)));
       req.end(body);
     });
   }

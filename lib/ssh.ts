@@ -15,7 +15,7 @@ import type { SshSettings } from '../model/activity-types';
 import type { HostRef } from '../model/plan';
 import { Semaphore } from '../model/semaphore';
 import { fetchHostCertificate } from './host-certificate-probe';
-import type { ProbeVia } from './probes';
+import { probesThroughSsh, type ProbeVia } from './probes';
 import { checkCertificate, keysForHost, lookupName, parseKnownHosts, signatureAlgorithmsFor, verifyHostKey, WireReader, type HostKeys } from './known-hosts';
 import { expandHome } from './paths';
 import { shq } from '../model/shell';
@@ -246,7 +246,8 @@ function openConnection(target: SshTarget, keys: HostKeys, timeoutMs: number, on
           return verdict.ok;
         };
         await new Promise<void>((resolve, reject) => {
-          client.once('ready', () => resolve());
+          // No Nagle delay: short requests (a probe's channel, a Docker API call) would wait for the peer's delayed ACK.
+          client.once('ready', () => (client.setNoDelay(true), resolve()));
           client.once('error', (err: Error & { level?: string }) => {
             if (refusal) {
               const changed = refusal.includes('a changed host key');
@@ -324,10 +325,11 @@ function forwardThrough(bastion: Connection, target: { host: string; address: st
 
 /**
  * How probes reach a host's ports: through the host's bastion when it has one (the worker cannot reach such hosts
- * itself), else undefined (connect directly). Each connection holds a claim on the bastion until it closes.
+ * itself); from the host over its SSH connection for a worker started with `--probes ssh`; else undefined (connect
+ * directly). Each connection holds a claim on the bastion until it closes.
  */
 export function probeVia(target: SshTarget, timeoutMs = 10000): ProbeVia | undefined {
-  if (!target.jumpHost) return undefined;
+  if (!target.jumpHost) return probesThroughSsh() ? async (address, port) => (await HostSession.open(target, timeoutMs)).connectFrom(address, port) : undefined;
   return async (address, port) => {
     const bastion = await claimBastion(target, timeoutMs);
     try {
@@ -536,6 +538,11 @@ export class HostSession {
     };
     this.dockerClient = new Docker({ protocol: 'http', host: 'docker', port: 80, agent } as Docker.DockerOptions);
     return this.dockerClient;
+  }
+
+  /** A TCP connection to address:port opened by the host itself (a direct-tcpip channel): probes from the host. */
+  async connectFrom(address: string, port: number): Promise<Duplex> {
+    return asAgentSocket(await openChannel<ClientChannel>(this.target, (client, cb) => client.forwardOut('127.0.0.1', 0, address, port, (err, s) => cb(err, s))));
   }
 }
 

@@ -26,7 +26,8 @@ beforeAll(() => {
 // The activities keep one SSH connection per host open for reuse; end them so jest can exit.
 afterAll(() => closeHostConnections());
 
-const registry = () => ({ address: lab.registry.address, username: lab.registry.username, password: { secret: lab.registry.passwordSecret } });
+// As a run passes it (topology registry: address, ca, username, password secret).
+const registry = () => ({ address: lab.registry.address, ca: lab.registry.ca, username: lab.registry.username, password: { secret: lab.registry.passwordSecret } });
 const ssh = () => ({ user: 'root', keyFile: lab.ssh.keyFile, knownHosts: lab.ssh.knownHosts });
 
 function image(name: string, files: Record<string, string>): PlannedImage {
@@ -78,6 +79,16 @@ test('a registry that refuses the credentials is not retried, and the password n
     delete process.env.E2E_WRONG_REGISTRY_PASSWORD;
   }
   expect(secret(lab, lab.registry.passwordSecret)).not.toBe('');
+});
+
+test('a registry certificate the worker does not trust is not retried, and says to set registry.ca', async () => {
+  const img = image(`untrusted-${uniqueSuffix()}`, { Dockerfile: 'ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n' });
+  const built = await activityEnv().run(buildImage, { runId: 'act-test', release: 't', image: img, parentRef: null, registry: registry() });
+  const f = await failureOf(activityEnv().run(pushImage, { image: img.name, tag: built.tag, registry: { ...registry(), ca: null } }));
+  expect(f.type).toBe('RegistryCertificateUntrusted');
+  expect(f.nonRetryable).toBe(true);
+  expect(f.message).toContain(`push of ${img.name}`);
+  expect(f.message).toContain('Set registry.ca');
 });
 
 const host = (name: string, address: string, port = 22) => ({ name, address, sshPort: port, roles: [], directories: [], kernelModules: [] });
