@@ -85,7 +85,7 @@ export async function buildImage(req: BuildRequest): Promise<BuildResult> {
       {
         t: tag,
         dockerfile: image.dockerfile,
-        buildargs: buildArgs,
+        buildargs: { ...buildArgs, ...buildProxyArgs() },
         // No run id in the image: equal inputs must give an equal image, or every child's layer cache is lost.
         labels: { ...image.labels, [INPUT_HASH_LABEL]: inputHash },
         nocache: req.noCache ?? false,
@@ -125,6 +125,16 @@ export async function buildImage(req: BuildRequest): Promise<BuildResult> {
  */
 async function pushFromBuild(docker: Docker, req: PushRequest): Promise<void> {
   await pushFromEngine(docker, req).catch(() => undefined);
+}
+
+/**
+ * A build host whose engine reaches package sources only through a proxy (CONTRAIL_BUILD_PROXY, e.g. build2 on the
+ * lab): Docker's predefined proxy build args, which RUN steps see but which stay out of the image, the layer cache key
+ * and the input hash (the same inputs give the same image on every engine).
+ */
+function buildProxyArgs(): Record<string, string> {
+  const proxy = process.env.CONTRAIL_BUILD_PROXY;
+  return proxy ? { HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy } : {};
 }
 
 function buildFailure(name: string, e: unknown, tail: string[], logFile: string, cancelled: boolean): Error {

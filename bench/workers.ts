@@ -69,7 +69,7 @@ export async function benchWorkers(): Promise<void> {
       say(`    ${seconds.toFixed(1)} s, built ${summary.images.built}, CPU busy ${Math.round(cpuBusy * 100)} %`);
     };
     await phase('1 build worker (the build engine)');
-    await worker(['--queues', 'build'], { TEMPORAL_ADDRESS: hosts.frontendRelay.address, CONTRAIL_DOCKER_HOST: hosts.build2.dockerHost }, hosts.build2.namespace);
+    await worker(['--queues', 'build'], { TEMPORAL_ADDRESS: hosts.frontendRelay.address, CONTRAIL_DOCKER_HOST: hosts.build2.dockerHost, CONTRAIL_BUILD_PROXY: hosts.build2.buildProxy }, hosts.build2.namespace);
     await phase('2 build workers (the build engine + build2)');
   } finally {
     for (const w of started) await w.stop();

@@ -7,6 +7,9 @@
 #   - the frontend relay: the cluster's frontend listens on 127.0.0.1, which other namespaces cannot reach; a TCP relay
 #     on the bridge address stands in for a frontend on the company network. TLS goes through it end to end (clients
 #     keep TEMPORAL_TLS_SERVER_NAME=temporal-frontend; the relay sees only ciphertext).
+#   - the build proxy: builds on build2 fetch packages (Debian, PyPI, Maven Central) as builds on the build engine do,
+#     but from a namespace with no way out: an HTTP proxy (tinyproxy) on the bridge address lets through requests to
+#     those package sources only, as a build host behind a company proxy would have it.
 #
 #   worker-hosts.sh up | down | status [--json] | env build2|ops
 #
@@ -30,6 +33,7 @@ BUILD2_NS=cdlab-build2
 BUILD2_IP="$LAB_PREFIX.6"
 BUILD2_RUN=$LAB_RUN/build2
 BUILD2_SOCK=$BUILD2_RUN/docker.sock
+BUILD_PROXY_ADDR="$BRIDGE_IP:3142"
 OPS_NS=cdlab-ops
 OPS_IP="$LAB_PREFIX.4"
 BASE_IMAGES=(busybox:local debian:bookworm-slim) # what lab.sh makes in the build engine
@@ -71,12 +75,16 @@ ensure_netns() { # namespace veth address
 }
 
 # ---------------------------------------------------------------- the frontend relay
+# A tool these parts need and `lab up` does not: installed from Debian on first use.
+ensure_command() { # command package what-for
+  command -v "$1" >/dev/null 2>&1 && return
+  log "installing $2 ($3)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >>"$LOGS/apt.log" 2>&1 \
+    || die "could not install $2 (see $LOGS/apt.log): install the Debian package $2" 3
+}
+
 start_relay() {
-  command -v socat >/dev/null 2>&1 || {
-    log "installing socat (the frontend relay)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq socat >>"$LOGS/apt.log" 2>&1 \
-      || die "could not install socat (see $LOGS/apt.log): install the Debian package socat" 3
-  }
+  ensure_command socat socat "the frontend relay"
   pid_alive "$(read_pid "$STATE/relay.pid")" && return
   # Only the lab's subnet may connect: that is where the other "machines" are.
   detach "$LOGS/worker-hosts-relay.log" socat "TCP-LISTEN:$FRONTEND_PORT,bind=$BRIDGE_IP,fork,reuseaddr,range=$LAB_PREFIX.0/24" \
@@ -84,6 +92,41 @@ start_relay() {
   log "frontend relay on $RELAY_ADDR (pid $(cat "$STATE/relay.pid"))"
   for _ in $(seq 1 40); do (exec 3<>"/dev/tcp/$BRIDGE_IP/$FRONTEND_PORT") 2>/dev/null && return; sleep 0.25; done
   die "the frontend relay does not listen on $RELAY_ADDR: see $LOGS/worker-hosts-relay.log"
+}
+
+# ---------------------------------------------------------------- the build proxy
+# The package sources image builds use: this machine's Debian mirrors (as the base image was made from them), PyPI and
+# Maven Central. Any other name is refused by the proxy before it connects anywhere.
+proxy_allowed_hosts() {
+  { awk '/^URIs:/ {for (i = 2; i <= NF; i++) print $i}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true
+    awk '/^deb / {print $2}' /etc/apt/sources.list 2>/dev/null || true
+    printf '%s\n' http://deb.debian.org http://security.debian.org https://pypi.org https://files.pythonhosted.org \
+      https://repo.maven.apache.org https://repo1.maven.org
+  } | sed -E 's#^[a-z]+://([^/:]+).*#\1#' | sort -u
+}
+
+start_build_proxy() {
+  ensure_command tinyproxy tinyproxy-bin "the build proxy"
+  pid_alive "$(read_pid "$STATE/build-proxy.pid")" && return
+  proxy_allowed_hosts | sed -E 's/\./\\./g; s/.*/^&$/' >"$STATE/build-proxy.allow"
+  cat >"$STATE/build-proxy.conf" <<CONF
+User nobody
+Group nogroup
+Listen ${BUILD_PROXY_ADDR%:*}
+Port ${BUILD_PROXY_ADDR##*:}
+Timeout 300
+MaxClients 64
+Allow $LAB_PREFIX.0/24
+ConnectPort 443
+Filter "$STATE/build-proxy.allow"
+FilterType ere
+FilterDefaultDeny Yes
+LogLevel Notice
+CONF
+  local pid; pid=$(detach "$LOGS/worker-hosts-build-proxy.log" tinyproxy -d -c "$STATE/build-proxy.conf")
+  echo "$pid" >"$STATE/build-proxy.pid"
+  for _ in $(seq 1 40); do (exec 3<>"/dev/tcp/${BUILD_PROXY_ADDR%:*}/${BUILD_PROXY_ADDR##*:}") 2>/dev/null && { log "build proxy on $BUILD_PROXY_ADDR (pid $pid): $(proxy_allowed_hosts | paste -sd' ') only"; return; }; sleep 0.25; done
+  die "the build proxy does not listen on $BUILD_PROXY_ADDR: see $LOGS/worker-hosts-build-proxy.log"
 }
 
 # ---------------------------------------------------------------- build2: a second build host
@@ -149,12 +192,14 @@ cmd_up() {
   ip link show "$BRIDGE" >/dev/null 2>&1 || die "no lab bridge $BRIDGE: run 'contrail-deploy lab up' first" 3
   mkdir -p "$STATE" "$LOGS"
   start_relay
+  start_build_proxy
   start_build2
   start_ops
 }
 
 cmd_down() {
   stop_pid "$STATE/relay.pid" 5
+  stop_pid "$STATE/build-proxy.pid" 5
   stop_pid "$STATE/build2-dockerd.pid" 30
   ip netns del "$BUILD2_NS" 2>/dev/null || true
   ip netns del "$OPS_NS" 2>/dev/null || true
@@ -172,14 +217,14 @@ cmd_status_json() {
   build2_up=$(docker -H "unix://$BUILD2_SOCK" version >/dev/null 2>&1 && echo true || echo false)
   ops_up=$(ip netns exec "$OPS_NS" nft list table inet cdlab-ops >/dev/null 2>&1 && echo true || echo false)
   printf '{"frontendRelay":{"address":"%s","to":"127.0.0.1:%s","up":%s},' "$RELAY_ADDR" "$FRONTEND_PORT" "$relay_up"
-  printf '"build2":{"namespace":"%s","address":"%s","dockerHost":"unix://%s","up":%s},' "$BUILD2_NS" "$BUILD2_IP" "$BUILD2_SOCK" "$build2_up"
+  printf '"build2":{"namespace":"%s","address":"%s","dockerHost":"unix://%s","buildProxy":"http://%s","up":%s},' "$BUILD2_NS" "$BUILD2_IP" "$BUILD2_SOCK" "$BUILD_PROXY_ADDR" "$build2_up"
   printf '"ops":{"namespace":"%s","address":"%s","reaches":["%s.0/24:22","%s","%s"],"up":%s}}\n' "$OPS_NS" "$OPS_IP" "$LAB_PREFIX" "$BASTION" "$RELAY_ADDR" "$ops_up"
 }
 
 cmd_status() {
   [[ ${1:-} == --json ]] && { cmd_status_json; return; }
   [[ -d $STATE ]] || { echo "Workers   not set up (contrail-deploy lab up --temporal cluster)"; return; }
-  printf 'Build2     %s %s  engine unix://%s  (%s)\n' "$BUILD2_NS" "$BUILD2_IP" "$BUILD2_SOCK" "$(docker -H "unix://$BUILD2_SOCK" version >/dev/null 2>&1 && echo up || echo DOWN)"
+  printf 'Build2     %s %s  engine unix://%s, package sources through the build proxy http://%s  (%s)\n' "$BUILD2_NS" "$BUILD2_IP" "$BUILD2_SOCK" "$BUILD_PROXY_ADDR" "$(docker -H "unix://$BUILD2_SOCK" version >/dev/null 2>&1 && pid_alive "$(read_pid "$STATE/build-proxy.pid")" && echo up || echo DOWN)"
   printf 'Ops host   %s %s  reaches only SSH and the frontend relay %s  (%s)\n' "$OPS_NS" "$OPS_IP" "$RELAY_ADDR" "$(pid_alive "$(read_pid "$STATE/relay.pid")" && echo up || echo DOWN)"
 }
 
@@ -187,7 +232,7 @@ cmd_status() {
 # there and, on build2, its engine.
 cmd_env() {
   case "${1:-}" in
-    build2) echo "export TEMPORAL_ADDRESS=$RELAY_ADDR"; echo "export CONTRAIL_DOCKER_HOST=unix://$BUILD2_SOCK" ;;
+    build2) echo "export TEMPORAL_ADDRESS=$RELAY_ADDR"; echo "export CONTRAIL_DOCKER_HOST=unix://$BUILD2_SOCK"; echo "export CONTRAIL_BUILD_PROXY=http://$BUILD_PROXY_ADDR" ;;
     ops) echo "export TEMPORAL_ADDRESS=$RELAY_ADDR" ;;
     *) die "usage: worker-hosts.sh env build2|ops" 2 ;;
   esac

@@ -6,7 +6,10 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { buildImage } from '../../activities/images';
 import { PROJECT_ROOT } from '../../lib/paths';
+import type { PlannedImage } from '../../model/plan';
 import type { RunSummary, Step } from '../../model/steps';
 import { scratchDir } from '../helpers/files';
 import { activityAttempts } from '../helpers/history';
@@ -42,7 +45,7 @@ async function start(args: string[], env: NodeJS.ProcessEnv, netns?: string): Pr
   return w;
 }
 const startBuildA = () => start(['--queues', 'build', '--build-slots', '1'], clusterEnv({ CONTRAIL_DOCKER_HOST: lab.docker.host }));
-const startBuildB = () => start(['--queues', 'build', '--build-slots', '1'], remoteEnv({ CONTRAIL_DOCKER_HOST: hosts.build2.dockerHost }), hosts.build2.namespace);
+const startBuildB = () => start(['--queues', 'build', '--build-slots', '1'], remoteEnv({ CONTRAIL_DOCKER_HOST: hosts.build2.dockerHost, CONTRAIL_BUILD_PROXY: hosts.build2.buildProxy }), hosts.build2.namespace);
 
 const engines = () => ({ a: lab.docker.host, b: hosts.build2.dockerHost });
 function engineHas(host: string, ref: string): boolean {
@@ -91,6 +94,32 @@ describe('the second build host and the operations host', () => {
     expect(reach(relayAddress, Number(relayPort))).toBe(true);
     const [registryAddress, registryPort] = lab.registry.address.split(':');
     expect(reach(registryAddress, Number(registryPort))).toBe(false);
+  });
+
+  test('builds on the second build host reach package sources through the build proxy only, and the proxy stays out of the image', async () => {
+    // A name that is no package source is refused by the proxy itself (before any lookup or connection).
+    const viaProxy = (url: string) =>
+      spawnSync('nsenter', [`--net=/var/run/netns/${hosts.build2.namespace}`, 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '20', '-x', hosts.build2.buildProxy, url], { encoding: 'utf8' }).stdout;
+    expect(viaProxy('http://not-a-package-source.invalid/')).toBe('403');
+    // A real build on build2's engine, as its build worker runs it: apt-get fetches a package through the proxy.
+    const name = `proxied-${suffix}`;
+    const image: PlannedImage = {
+      name, contextDir: scratchDir({ Dockerfile: `ARG BASE_IMAGE\nFROM \${BASE_IMAGE}\nLABEL e2e.build=${name}\nRUN apt-get update -qq && cd /tmp && apt-get download -qq hello && ls /tmp/hello_*.deb\n` }),
+      dockerfile: 'Dockerfile', parent: null, base: 'debian:bookworm-slim', level: 0, labels: {}, buildArgs: {}, repository: `${lab.registry.address}/${name}`,
+    };
+    const saved = { host: process.env.CONTRAIL_DOCKER_HOST, proxy: process.env.CONTRAIL_BUILD_PROXY };
+    Object.assign(process.env, { CONTRAIL_DOCKER_HOST: hosts.build2.dockerHost, CONTRAIL_BUILD_PROXY: hosts.build2.buildProxy });
+    try {
+      const registry = { address: lab.registry.address, ca: lab.registry.ca, username: lab.registry.username, password: { secret: lab.registry.passwordSecret } };
+      const built = (await new MockActivityEnvironment().run(buildImage, { runId: 'proxy-test', release: 't', image, parentRef: null, registry })) as Awaited<ReturnType<typeof buildImage>>;
+      expect(built.skipped).toBe(false);
+      expect(fs.readFileSync(built.logFile, 'utf8')).toMatch(/hello_[^ ]*\.deb/);
+      const history = spawnSync('docker', ['-H', hosts.build2.dockerHost, 'history', '--no-trunc', built.tag], { encoding: 'utf8' }).stdout;
+      expect(history).toContain('apt-get download');
+      expect(history).not.toContain(hosts.build2.buildProxy.replace(/^http:\/\//, ''));
+    } finally {
+      for (const [k, v] of [['CONTRAIL_DOCKER_HOST', saved.host], ['CONTRAIL_BUILD_PROXY', saved.proxy]] as const) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    }
   });
 
   test('the second engine has the lab base images, with the same image ids as the build engine', () => {

@@ -11,7 +11,7 @@ const WORKER_HOSTS_SH = path.join(PROJECT_ROOT, 'lab', 'worker-hosts.sh');
 /** What `lab status --json` reports as workerHosts (lab/worker-hosts.sh). */
 export interface WorkerHostsStatus {
   frontendRelay: { address: string; up: boolean };
-  build2: { namespace: string; address: string; dockerHost: string; up: boolean };
+  build2: { namespace: string; address: string; dockerHost: string; buildProxy: string; up: boolean };
   ops: { namespace: string; address: string; reaches: string[]; up: boolean };
 }
 
