@@ -1,14 +1,14 @@
 // Durable rollouts on the real lab: a host's link drops mid-bring-up (the branch parks, the link returns, retry
 // completes the run), and a worker killed with SIGKILL in the middle of a build (a new worker finishes the run, the
 // image is built once).
-import { spawn, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PROJECT_ROOT } from '../../lib/paths';
 import type { RunSummary, Step } from '../../model/steps';
 import { scratchDir } from '../helpers/files';
 import { activityAttempts, runHistories } from '../helpers/history';
-import { cli, CLI, labStatus, labTopology, lastJsonLine, sshRun, startWorker, uniqueSuffix, type CliResult, type LabStatus, type WorkerProcess } from '../helpers/lab';
+import { cli, cliInBackground, labStatus, labTopology, lastJsonLine, sshRun, startWorker, uniqueSuffix, type CliResult, type LabStatus, type WorkerProcess } from '../helpers/lab';
 
 jest.setTimeout(400000);
 
@@ -29,28 +29,6 @@ async function until<T>(what: string, get: () => Promise<T>, ok: (v: T) => boole
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v).slice(0, 2000)}`);
     await new Promise((r) => setTimeout(r, 500));
   }
-}
-/** The CLI in the background, so the test can act while it runs. */
-function cliInBackground(args: string[], env: NodeJS.ProcessEnv): { result: Promise<CliResult>; runId: Promise<string> } {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, cwd: PROJECT_ROOT });
-  let stdout = '';
-  let stderr = '';
-  let gotId: (id: string) => void = () => undefined;
-  let noId: (e: Error) => void = () => undefined;
-  const runId = new Promise<string>((resolve, reject) => {
-    gotId = resolve;
-    noId = reject;
-  });
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-    const m = /^run (\S+) started/m.exec(stdout);
-    if (m) gotId(m[1]);
-  });
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const result = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
-  // A CLI that ends before it starts a run (a topology error, say) fails the test at once instead of hanging it.
-  void result.then((r) => noId(new Error(`${args.join(' ')} ended (exit ${r.code}) before starting a run:\n${r.stdout}${r.stderr}`)));
-  return { result, runId };
 }
 
 beforeAll(() => {

@@ -13,9 +13,9 @@ import type { PlannedImage } from '../../model/plan';
 import type { RunSummary, Step } from '../../model/steps';
 import { scratchDir } from '../helpers/files';
 import { activityAttempts } from '../helpers/history';
-import { cli, labStatus, labTopology, lastJsonLine, registryGet, secret, sshRun, uniqueSuffix, type LabStatus } from '../helpers/lab';
+import { cli, cliInBackground, labStatus, labTopology, lastJsonLine, registryGet, secret, sshRun, uniqueSuffix, type LabStatus } from '../helpers/lab';
 import { clusterClientEnv, ensureCluster } from '../helpers/temporal';
-import { cliInBackground, clusterHistories, ensureWorkerHosts, startClusterWorker, type ClusterWorker, type WorkerHostsStatus } from '../helpers/cluster-workers';
+import { clusterHistories, ensureWorkerHosts, startClusterWorker, type ClusterWorker, type WorkerHostsStatus } from '../helpers/cluster-workers';
 
 jest.setTimeout(20 * 60 * 1000);
 

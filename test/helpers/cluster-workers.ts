@@ -4,7 +4,7 @@ import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as path from 'path';
 import { PROJECT_ROOT } from '../../lib/paths';
 import type { WorkflowHistory } from './history';
-import { CLI, type CliResult } from './lab';
+import { CLI, stopChild } from './lab';
 
 const WORKER_HOSTS_SH = path.join(PROJECT_ROOT, 'lab', 'worker-hosts.sh');
 
@@ -50,36 +50,8 @@ export async function startClusterWorker(args: string[], env: NodeJS.ProcessEnv,
     child,
     pid: child.pid!,
     output: () => output,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 15000).unref();
-      }),
+    stop: () => stopChild(child),
   };
-}
-
-/** The CLI in the background: its result, and the run id as soon as it prints it. */
-export function cliInBackground(args: string[], env: NodeJS.ProcessEnv): { result: Promise<CliResult>; runId: Promise<string> } {
-  const child = spawn(process.execPath, [CLI, ...args], { env, cwd: PROJECT_ROOT });
-  let stdout = '';
-  let stderr = '';
-  let gotId: (id: string) => void = () => undefined;
-  let noId: (e: Error) => void = () => undefined;
-  const runId = new Promise<string>((resolve, reject) => {
-    gotId = resolve;
-    noId = reject;
-  });
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-    const m = /^run (\S+) started/m.exec(stdout);
-    if (m) gotId(m[1]);
-  });
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const result = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
-  void result.then((r) => noId(new Error(`${args.join(' ')} ended (exit ${r.code}) before starting a run:\n${r.stdout}${r.stderr}`)));
-  return { result, runId };
 }
 
 type ClusterEvent = WorkflowHistory['events'][number] & { activityTaskStartedEventAttributes?: { identity?: string } };

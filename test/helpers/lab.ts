@@ -42,6 +42,39 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRes
   });
 }
 
+/** The CLI in the background, so the test can act while it runs: its result, and the run id as soon as it prints it. */
+export function cliInBackground(args: string[], env: NodeJS.ProcessEnv): { result: Promise<CliResult>; runId: Promise<string> } {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, cwd: PROJECT_ROOT });
+  let stdout = '';
+  let stderr = '';
+  let gotId: (id: string) => void = () => undefined;
+  let noId: (e: Error) => void = () => undefined;
+  const runId = new Promise<string>((resolve, reject) => {
+    gotId = resolve;
+    noId = reject;
+  });
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    const m = /^run (\S+) started/m.exec(stdout);
+    if (m) gotId(m[1]);
+  });
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const result = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
+  // A CLI that ends before it starts a run (a topology error, say) fails the test at once instead of hanging it.
+  void result.then((r) => noId(new Error(`${args.join(' ')} ended (exit ${r.code}) before starting a run:\n${r.stdout}${r.stderr}`)));
+  return { result, runId };
+}
+
+/** Stops a child process: SIGTERM, then SIGKILL if it is still there after 15 s; resolves when it has exited. */
+export function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 15000).unref();
+  });
+}
+
 export function lastJsonLine<T>(stdout: string): T {
   const lines = stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]) as T;
@@ -104,13 +137,7 @@ export async function startWorker(env: NodeJS.ProcessEnv): Promise<WorkerProcess
   return {
     child,
     output: () => output,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 15000).unref();
-      }),
+    stop: () => stopChild(child),
   };
 }
 
