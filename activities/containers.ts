@@ -3,12 +3,14 @@ import * as crypto from 'crypto';
 import { Context, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
+import { TOPOLOGY_LABEL } from '../model/drift';
 import { engineHealthConfig, engineVouches } from '../model/engine-health';
 import type { Dependency, HostRef, PlannedContainer } from '../model/plan';
+import { previousName } from '../model/rollout';
 import { Semaphore } from '../model/semaphore';
 import { stableJson } from '../model/stable-json';
 import type { SecretRef } from '../model/types';
-import type { HealthRequest, HealthResult, PullRequest, PullResult, QuorumRequest, QuorumResult, RegistryRef, SshSettings, StartRequest, StartResult, SurveyedContainer, SurveyRequest, SurveyResult } from '../model/activity-types';
+import type { HealthRequest, HealthResult, PreviousRequest, PullRequest, PullResult, QuorumRequest, QuorumResult, RegistryRef, SshSettings, StartRequest, StartResult, SurveyedContainer, SurveyRequest, SurveyResult } from '../model/activity-types';
 import { followStream } from '../lib/docker';
 import { demuxLogs } from '../lib/docker-frames';
 import { DigestKeyUnusable, maskSecrets, resolveSecret, SecretNotFound, secretDigest } from '../lib/secrets';
@@ -24,6 +26,7 @@ export async function startContainer(req: StartRequest): Promise<StartResult> {
   refuseSimulated('startContainer', req);
   const c = req.container;
   const specHash = specHashOrFail(c, req.imageRef);
+  let previous: string | undefined;
   return withHostFailures(c.host, () =>
     withHost(sshTarget(req.host, req.ssh), async (session) => {
       const docker = session.docker();
@@ -36,8 +39,12 @@ export async function startContainer(req: StartRequest): Promise<StartResult> {
       if (existing && existing.Config.Labels?.[SPEC_HASH_LABEL] === specHash && existing.State.Running && !existing.State.Restarting) {
         return { container: c.name, host: c.host, id: existing.Id, outcome: 'unchanged' as const };
       }
+      const running = existing?.State.Running && !existing.State.Restarting;
+      if (req.replaceInTurn && running) return { container: c.name, host: c.host, id: existing.Id, outcome: 'unchanged' as const, waitsForTurn: true };
       await pullImage(docker, req.imageRef, req.registry);
-      if (existing) await docker.getContainer(existing.Id).remove({ force: true });
+      // Pulled first: the old container is stopped only once its replacement can start at once.
+      previous = req.keepPrevious ? await keepPrevious(docker, c.name, existing, specHash) : undefined;
+      if (existing && !req.keepPrevious) await docker.getContainer(existing.Id).remove({ force: true });
       // Not in the spec hash: containers made before the engine ran the checks are not restarted for it (the survey
       // asks them directly instead).
       const healthcheck = engineHealthConfig(c);
@@ -46,7 +53,7 @@ export async function startContainer(req: StartRequest): Promise<StartResult> {
         Image: req.imageRef,
         ...(c.command ? { Cmd: c.command } : {}),
         Env: Object.entries(c.env).map(([k, v]) => `${k}=${resolveEnv(v)}`),
-        Labels: { ...c.labels, [RUN_LABEL]: req.runId, [SPEC_HASH_LABEL]: specHash, 'net.contrail-deploy.service': c.service, 'net.contrail-deploy.stage': c.stage },
+        Labels: { ...c.labels, [RUN_LABEL]: req.runId, [SPEC_HASH_LABEL]: specHash, 'net.contrail-deploy.service': c.service, 'net.contrail-deploy.stage': c.stage, ...(req.topology ? { [TOPOLOGY_LABEL]: req.topology } : {}) },
         ...(healthcheck ? { Healthcheck: healthcheck } : {}),
         HostConfig: {
           NetworkMode: 'host',
@@ -64,9 +71,82 @@ export async function startContainer(req: StartRequest): Promise<StartResult> {
         return docker.createContainer(spec);
       });
       await created.start();
-      return { container: c.name, host: c.host, id: created.id, outcome: existing ? ('recreated' as const) : ('created' as const) };
-    }).catch((e: unknown) => {
+      return { container: c.name, host: c.host, id: created.id, outcome: existing || previous ? ('recreated' as const) : ('created' as const), ...(previous ? { previous } : {}) };
+    }).catch(async (e: unknown) => {
+      // Nothing is lost when a replacement cannot even start: the kept container runs again before the step fails.
+      if (previous) await restorePrevious({ container: c, host: req.host, ssh: req.ssh, previous }).catch(() => undefined);
       throw dockerFailure(`host ${c.host}: step start ${c.name}`, e);
+    }),
+  );
+}
+
+/**
+ * Frees the container's name for its replacement, keeping what ran: a running container is stopped and renamed
+ * (previousName), anything else removed. Returns the kept container's id. Safe to repeat: when an earlier attempt of
+ * the step already kept one, the container now under the name is that attempt's replacement (it has the new spec),
+ * removed; a kept container older than what runs now (its replacement passed, the discard failed) is removed instead.
+ */
+async function keepPrevious(docker: Docker, name: string, existing: Docker.ContainerInspectInfo | undefined, specHash: string): Promise<string | undefined> {
+  const kept = await inspectIfExists(docker, previousName(name));
+  if (kept) {
+    const isReplacement = existing?.Config.Labels?.[SPEC_HASH_LABEL] === specHash;
+    if (!existing || isReplacement) {
+      if (existing) await docker.getContainer(existing.Id).remove({ force: true });
+      return kept.Id;
+    }
+    await docker.getContainer(kept.Id).remove({ force: true });
+  }
+  if (!existing) return undefined;
+  if (!existing.State.Running || existing.State.Restarting) {
+    await docker.getContainer(existing.Id).remove({ force: true });
+    return undefined;
+  }
+  await docker.getContainer(existing.Id).stop({ t: 10 }).catch((e: { statusCode?: number }) => {
+    if (e.statusCode !== 304) throw e; // already stopped
+  });
+  await docker.getContainer(existing.Id).rename({ name: previousName(name) });
+  return existing.Id;
+}
+
+async function inspectIfExists(docker: Docker, name: string): Promise<Docker.ContainerInspectInfo | undefined> {
+  return docker.getContainer(name).inspect().catch((e: { statusCode?: number }) => {
+    if (e.statusCode === 404) return undefined;
+    throw e;
+  });
+}
+
+/**
+ * A replacement failed (its start, gate or the cluster's quorum): it is removed, and the container it replaced runs
+ * again under its own name, the same container (same id, data and spec). Safe to repeat.
+ */
+export async function restorePrevious(req: PreviousRequest): Promise<StartResult> {
+  const c = req.container;
+  return withHostFailures(c.host, () =>
+    withHost(sshTarget(req.host, req.ssh), async (session) => {
+      const docker = session.docker();
+      const kept = await inspectIfExists(docker, req.previous);
+      if (!kept) throw ApplicationFailure.nonRetryable(`host ${c.host}: step restore ${c.name}: the replaced container (${req.previous.slice(0, 12)}) is gone; nothing to start again. Run again to create ${c.name}.`, 'PreviousGone');
+      const current = await inspectIfExists(docker, c.name);
+      if (current && current.Id !== kept.Id) await docker.getContainer(current.Id).remove({ force: true });
+      if (kept.Name.replace(/^\//, '') !== c.name) await docker.getContainer(kept.Id).rename({ name: c.name });
+      if (!kept.State.Running) await docker.getContainer(kept.Id).start();
+      return { container: c.name, host: c.host, id: kept.Id, outcome: 'unchanged' as const };
+    }).catch((e: unknown) => {
+      throw dockerFailure(`host ${c.host}: step restore ${c.name}`, e);
+    }),
+  );
+}
+
+/** The replacement passed its gate (and its cluster has quorum again): the kept container goes. Safe to repeat. */
+export async function discardPrevious(req: PreviousRequest): Promise<void> {
+  const c = req.container;
+  return withHostFailures(c.host, () =>
+    withHost(sshTarget(req.host, req.ssh), async (session) => {
+      await session.docker().getContainer(req.previous).remove({ force: true }).catch((e: { statusCode?: number }) => {
+        if (e.statusCode !== 404) throw e;
+      });
+    }).catch((e: unknown) => {
+      throw dockerFailure(`host ${c.host}: step discard ${previousName(c.name)}`, e);
     }),
   );
 }

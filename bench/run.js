@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Benchmarks: `node bench/run.js build|deploy|scale|bastion|workers [options]` (see the header of each bench/*.ts). Results in bench/results/.
+// Benchmarks: `node bench/run.js build|deploy|scale|bastion|workers|upgrade [options]` (see the header of each bench/*.ts). Results in bench/results/.
 'use strict';
 require('../bin/register-ts');
 const benches = {
@@ -8,6 +8,7 @@ const benches = {
   scale: () => require('./scale').benchScale(process.argv.slice(3)),
   bastion: () => require('./bastion').benchBastion(process.argv.slice(3)),
   workers: () => require('./workers').benchWorkers(),
+  upgrade: () => require('./upgrade').benchUpgrade(),
 };
 const name = process.argv[2];
 if (!benches[name]) {

@@ -4,6 +4,7 @@ import type { Command } from './command';
 import { ConfigError } from '../model/config-error';
 import { checkCommand } from './check';
 import { composeCommand } from './compose';
+import { diffCommand } from './diff';
 import { abortCommand, retryCommand, skipCommand } from './decide';
 import { historyCommand } from './history';
 import { imagesCommand } from './images';
@@ -11,6 +12,8 @@ import { labCommand } from './lab';
 import { downCommand, logsCommand } from './operate';
 import { planCommand } from './plan';
 import { resumeCommand } from './resume';
+import { rollbackCommand } from './rollback';
+import { scheduleCommand } from './schedule';
 import { simulateCommand } from './simulate';
 import { buildCommand, runCommand } from './run';
 import { statusCommand } from './status';
@@ -18,7 +21,7 @@ import { workerCommand } from './worker';
 import { UsageError } from './usage';
 
 
-const COMMANDS: Command[] = [labCommand, workerCommand, planCommand, checkCommand, imagesCommand, buildCommand, runCommand, statusCommand, retryCommand, skipCommand, abortCommand, resumeCommand, historyCommand, logsCommand, downCommand, composeCommand, simulateCommand];
+const COMMANDS: Command[] = [labCommand, workerCommand, planCommand, checkCommand, imagesCommand, buildCommand, runCommand, statusCommand, retryCommand, skipCommand, abortCommand, resumeCommand, rollbackCommand, historyCommand, diffCommand, scheduleCommand, logsCommand, downCommand, composeCommand, simulateCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -10,6 +10,7 @@ import { shq } from '../model/shell';
 import type { Plan, PlannedContainer } from '../model/plan';
 import { dataDirectories, selectContainers, teardownOrder } from '../model/targets';
 import type { Command } from './command';
+import { downOrphans } from './diff';
 import { UsageError } from './usage';
 
 function planAndTargets(positionals: string[], what: string): { plan: Plan; containers: PlannedContainer[] } {
@@ -85,15 +86,18 @@ function printFrames(buf: Buffer, print: (line: string) => void): Buffer {
 
 export const downCommand: Command = {
   name: 'down',
-  summary: 'stop and remove containers in reverse stage order (down <topology> [--group G] [--purge-data])',
-  usage: `Usage: contrail-deploy down <topology.yaml> [--group G] [--purge-data] [--json]
+  summary: 'stop and remove containers in reverse stage order (down <topology> [--group G] [--purge-data] [--orphans])',
+  usage: `Usage: contrail-deploy down <topology.yaml> [--group G] [--purge-data] [--orphans] [--json]
 
   Stops and removes the topology's containers on every host, group by group in reverse stage order (compute first,
   common last), hosts in parallel within a group. Data directories (the roles' directories the containers bind) stay
   unless --purge-data. --group G: only that group (stage). A host that cannot be reached is reported; the others go on.
-  --json: the last line is {removed: [host/name...], absent: [...], purged: [host:path...], failures: [...]}.`,
-  options: { group: { type: 'string' }, 'purge-data': { type: 'boolean' }, json: { type: 'boolean' } },
+  --json: the last line is {removed: [host/name...], absent: [...], purged: [host:path...], failures: [...]}.
+  --orphans: only the orphans (containers with this topology's label that it no longer plans on their host, see
+  "diff"), on every host of the topology; the planned containers and every data directory stay.`,
+  options: { group: { type: 'string' }, 'purge-data': { type: 'boolean' }, orphans: { type: 'boolean' }, json: { type: 'boolean' } },
   async run({ values, positionals }) {
+    if (values.orphans) return downOrphans(positionals, values);
     if (positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(' ')} (use --group G for one group)`);
     const { plan, containers } = planAndTargets(positionals, 'topology');
     const group = values.group === undefined ? undefined : String(values.group);

@@ -6,6 +6,7 @@ import { isLegacyBuildFile, parseLegacyBuildFile } from '../model/legacy';
 import { hostCount, hostParts, partLabel, partWorkflowId } from '../model/parts';
 import type { Plan } from '../model/plan';
 import { selectImages, type Selection } from '../model/selection';
+import { renderUpgradeOrder } from '../model/upgrade-order';
 import { buildLevels } from '../model/catalog';
 import type { Catalog, SecretRef } from '../model/types';
 import type { Command } from './command';
@@ -15,7 +16,7 @@ import { UsageError, onePositional } from './usage';
 export const planCommand: Command = {
   name: 'plan',
   summary: 'show the build graph, host preparation and bring-up stages of a topology, or plan a catalog or build file',
-  usage: `Usage: contrail-deploy plan <topology.yaml> [--json] [--images ...] [--filter label=K=V]
+  usage: `Usage: contrail-deploy plan <topology.yaml> [--json] [--images ...] [--filter label=K=V] [--against-hosts]
        contrail-deploy plan --catalog <catalog.yaml | original build file> [--json] [--images ...] [--filter ...]
 
   No side effects. Shows the build graph (levels: images on one level may build in parallel; each starts as soon as
@@ -23,20 +24,40 @@ export const planCommand: Command = {
   image, environment (secret values never shown: only their names), volumes and privileges.
   --catalog also reads the original project's build files (scripts/structure.yaml of 2015 and 2016).
 ${SELECTION_HELP}
-  --json   one JSON object: {release, images: [{name, parent, level, labels, selected}], hosts, stages: [{name, services}]}`,
-  options: { json: { type: 'boolean' }, catalog: { type: 'string' }, ...SELECTION_OPTIONS },
+  --json   one JSON object: {release, images: [{name, parent, level, labels, selected}], hosts, stages: [{name, services}]}
+  --against-hosts  reads (changes nothing) the hosts and the registry, then shows what a run would change, stage by
+           stage: containers created, replaced (in turn: a cluster's members one at a time, other services
+           rollout.maxUnavailable at once, a single instance in place) or recreated, and why (another digest, another
+           spec, an image built anew because its inputs changed); --json adds {againstHosts: {rolling, services:
+           [{stage, part, service, instances, cluster, atOnce, changes: [{container, host, action, why}]}], unchanged,
+           orphans, unasked: [host errors]}}`,
+  options: { json: { type: 'boolean' }, catalog: { type: 'string' }, 'against-hosts': { type: 'boolean' }, ...SELECTION_OPTIONS },
   async run({ values, positionals }) {
     const selection = selectionFrom(values);
     if (values.catalog !== undefined) {
       if (positionals.length) throw new UsageError('give either a topology or --catalog, not both');
+      if (values['against-hosts']) throw new UsageError('--against-hosts needs a topology (its hosts), not --catalog');
       const { catalog, release } = readAnyCatalog(String(values.catalog));
       const view = planView(release, catalog, selection, null);
       print(view, Boolean(values.json));
       return 0;
     }
     const { topology, plan } = loadPlan(onePositional(positionals, 'topology file'));
-    print(planView(topology.release, topology.catalog, selection, plan), Boolean(values.json));
-    return 0;
+    const view = planView(topology.release, topology.catalog, selection, plan);
+    if (!values['against-hosts']) {
+      print(view, Boolean(values.json));
+      return 0;
+    }
+    if (plan.simulate) throw new UsageError(`${plan.topologyFile} is a simulated topology (simulate:): its hosts do not exist, so there is nothing to compare`);
+    const { againstHosts } = await import('./diff');
+    const { order, report } = await againstHosts(plan);
+    const unasked = report.hosts.flatMap((h) => (h.error ? [h.error] : []));
+    if (values.json) console.log(JSON.stringify({ ...view, againstHosts: { ...order, unasked } }));
+    else {
+      print(view, false);
+      console.log(['', ...renderUpgradeOrder(order, plan), ...unasked.map((e) => `  not asked: ${e}`)].join('\n'));
+    }
+    return unasked.length ? 1 : 0;
   },
 };
 

@@ -6,6 +6,7 @@ import { connectClient, uiLink } from '../lib/temporal';
 import { runSummaryQuery, SEARCH_ATTRIBUTES, taskQueues, type TaskQueues } from '../model/shared';
 import type { RunSummary } from '../model/steps';
 import { deployPipeline } from '../workflows';
+import type { PipelineInput } from '../workflows/pipeline';
 import type { Command } from './command';
 import { PartReader, summaryFromFailure } from './run-steps';
 import { partLine } from './status';
@@ -17,7 +18,7 @@ import { SELECTION_HELP, SELECTION_OPTIONS, selectionFrom } from './selection-op
 import { onePositional, UsageError } from './usage';
 import { queuePrefix } from './worker';
 
-const RUN_OPTIONS = { json: { type: 'boolean' }, 'no-cache': { type: 'boolean' }, 'with-worker': { type: 'boolean' }, initiator: { type: 'string' }, builds: { type: 'string' }, pushes: { type: 'string' } } as const;
+const RUN_OPTIONS = { json: { type: 'boolean' }, 'no-cache': { type: 'boolean' }, 'remove-orphans': { type: 'boolean' }, 'with-worker': { type: 'boolean' }, initiator: { type: 'string' }, builds: { type: 'string' }, pushes: { type: 'string' } } as const;
 const LIMITS_HELP = `  --builds N     builds at once (default: the topology's concurrency.builds, else 2)
   --pushes N     pushes at once (default: the topology's concurrency.pushes, else 1)`;
 
@@ -35,13 +36,15 @@ function withLimits(plan: Plan, values: Record<string, unknown>): Plan {
 export const runCommand: Command = {
   name: 'run',
   summary: 'build, push and deploy a topology (the whole pipeline), and follow it to the end',
-  usage: `Usage: contrail-deploy run <topology.yaml> [--json] [--no-cache] [--with-worker] [--initiator NAME]
+  usage: `Usage: contrail-deploy run <topology.yaml> [--json] [--no-cache] [--remove-orphans] [--with-worker] [--initiator NAME]
 
   Starts the pipeline workflow with a business id (<topology>-<release>-<time>), prints the run id and its link in
   the Temporal UI, follows progress until the end, and exits non-zero naming the failed step: 1 when the run
   failed, 3 when a step failed after its retries and the run waits for a decision (retry, skip or abort).
   --json         the last line of output is one JSON object: {runId, status, images, containers, ...}
   --no-cache     rebuild images even when an identical build exists
+  --remove-orphans  once every stage is healthy, stop and remove the containers that carry this topology's label
+                 but that it no longer plans on their host (see "diff"); their data directories stay
   --with-worker  also run a worker (both task queues) in this process for the duration of the run
   --initiator    who started the run, for audit (default: $USER@hostname)
 ${LIMITS_HELP}`,
@@ -72,8 +75,8 @@ ${LIMITS_HELP}`,
 };
 
 /** Starts a pipeline run of the plan (a resume names the run it continues) and follows it to the end. */
-export async function startAndFollow(plan: Plan, values: Record<string, unknown>, resumedFrom?: string): Promise<number> {
-  const what = plan.stages.length || plan.hosts.length ? 'Deploy' : 'Build';
+export async function startAndFollow(plan: Plan, values: Record<string, unknown>, resumedFrom?: string, rollback?: PipelineInput['rollback']): Promise<number> {
+  const what = rollback ? `Rollback (from ${rollback.from ?? 'unknown'}) to` : plan.stages.length || plan.hosts.length ? 'Deploy' : 'Build';
   const json = Boolean(values.json);
   const out = (line: string) => console.log(line);
   const client = await connectClient();
@@ -89,7 +92,9 @@ export async function startAndFollow(plan: Plan, values: Record<string, unknown>
     const handle = await client.workflow.start(deployPipeline, {
       taskQueue: queues.deploy,
       workflowId: runId,
-      args: [{ runId, plan: compactPlan(plan), queues, noCache: Boolean(values['no-cache']), resumedFrom }],
+      args: [{ runId, plan: compactPlan(plan), queues, noCache: Boolean(values['no-cache']), resumedFrom, ...(values['remove-orphans'] ? { removeOrphans: true } : {}), ...(rollback ? { rollback } : {}) }],
+      // history shows a rollback as such (cli/history.ts).
+      ...(rollback ? { memo: { rollback: { from: rollback.from ?? null, to: rollback.to } } } : {}),
       typedSearchAttributes: [
         { key: SEARCH_ATTRIBUTES.release, value: plan.release },
         { key: SEARCH_ATTRIBUTES.topology, value: plan.topology },
@@ -205,12 +210,14 @@ function firstLine(s: string): string {
 
 export function summaryLine(s: RunSummary): string {
   const tag = s.releaseTag ? `; release tag ${s.releaseTag.tag} ${s.releaseTag.moved ? `points at this run's ${Object.keys(s.digests).length} digests` : 'not moved (not every image was pushed)'}` : '';
-  return `${s.status}: images built ${s.images.built}, skipped ${s.images.skipped}, failed ${s.images.failed}, blocked ${s.images.blocked}; containers created ${s.containers.created}, recreated ${s.containers.recreated}, unchanged ${s.containers.unchanged}${tag}`;
+  const orphans = s.orphansRemoved ? `; orphans removed ${s.orphansRemoved.length}${s.orphansRemoved.length ? ` (${s.orphansRemoved.join(', ')})` : ''}` : '';
+  const rollback = s.rollback ? `; rolled back from release ${s.rollback.from ?? '(unknown)'} to ${s.rollback.to}, nothing built` : '';
+  return `${s.status}: images built ${s.images.built}, skipped ${s.images.skipped}, failed ${s.images.failed}, blocked ${s.images.blocked}; containers created ${s.containers.created}, recreated ${s.containers.recreated}, unchanged ${s.containers.unchanged}${orphans}${tag}${rollback}`;
 }
 
 /** The --json object: stable fields that later versions extend, never break. */
 export function publicSummary(s: RunSummary) {
-  return { runId: s.runId, resumedFrom: s.resumedFrom ?? null, status: s.status, release: s.release, topology: s.topology, images: s.images, containers: s.containers, digests: s.digests, releaseTag: s.releaseTag ?? null, buildLogs: s.buildLogs, failedStep: s.failedStep ?? null, parked: s.parked ?? [], decisions: s.decisions ?? [] };
+  return { runId: s.runId, resumedFrom: s.resumedFrom ?? null, status: s.status, release: s.release, topology: s.topology, images: s.images, containers: s.containers, digests: s.digests, releaseTag: s.releaseTag ?? null, buildLogs: s.buildLogs, failedStep: s.failedStep ?? null, parked: s.parked ?? [], decisions: s.decisions ?? [], ...(s.orphansRemoved ? { orphansRemoved: s.orphansRemoved } : {}), ...(s.rollback ? { rollback: s.rollback } : {}) };
 }
 
 async function refuseConcurrentRun(client: Client, topology: string, release: string): Promise<void> {
@@ -220,7 +227,7 @@ async function refuseConcurrentRun(client: Client, topology: string, release: st
   }
 }
 
-async function warnWithoutWorkers(client: Client, queues: TaskQueues): Promise<void> {
+export async function warnWithoutWorkers(client: Client, queues: TaskQueues): Promise<void> {
   for (const [kind, name] of Object.entries(queues)) {
     const r = await client.workflowService
       .describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name }, taskQueueType: kind === 'deploy' ? 1 : 2 })

@@ -108,6 +108,8 @@ export interface PrepareResult {
 
 export interface StartRequest {
   runId: string;
+  /** The topology's name, kept in the container's topology label (model/drift.ts), outside its spec hash. */
+  topology?: string;
   container: PlannedContainer;
   host: HostRef;
   /** repository@sha256:... of the image just pushed. */
@@ -116,6 +118,11 @@ export interface StartRequest {
   ssh: SshSettings;
   /** Set only for a topology with `simulate:`; the real activities refuse such a request. */
   simulate?: SimulationSpec;
+  /** A running container it replaces is stopped and kept (renamed) until the new one passes its gate. */
+  keepPrevious?: boolean;
+  /** A running container with another spec is left as it runs, and the result says so (waitsForTurn): the workflow
+   *  asks again in its service's turn. Absent or stopped containers are started at once. */
+  replaceInTurn?: boolean;
 }
 
 export type ContainerOutcome = 'created' | 'recreated' | 'unchanged';
@@ -125,6 +132,18 @@ export interface StartResult {
   host: string;
   id: string;
   outcome: ContainerOutcome;
+  /** The id of the replaced container, kept stopped (keepPrevious): restorePrevious or discardPrevious ends it. */
+  previous?: string;
+  /** replaceInTurn: a running container would be replaced; nothing was changed (outcome 'unchanged'). */
+  waitsForTurn?: boolean;
+}
+
+/** A replaced container kept by startContainer: started again in its replacement's place, or removed. */
+export interface PreviousRequest {
+  container: PlannedContainer;
+  host: HostRef;
+  ssh: SshSettings;
+  previous: string;
 }
 
 export interface PullRequest {
@@ -204,6 +223,22 @@ export interface QuorumResult {
   inQuorum: string[];
 }
 
+/** `run --remove-orphans`: the containers of this topology on the host that it no longer plans there go. */
+export interface OrphanRequest {
+  host: HostRef;
+  topology: string;
+  /** The container names the plan places on this host: never removed. */
+  planned: string[];
+  ssh: SshSettings;
+  /** Set only for a topology with `simulate:`; the real activities refuse such a request. */
+  simulate?: SimulationSpec;
+}
+
+export interface OrphanResult {
+  host: string;
+  removed: string[];
+}
+
 // ---- the activity set ----
 
 /** Every activity a worker registers, as workflows call it (activities/index.ts is checked against this). */
@@ -219,4 +254,7 @@ export interface ActivityFunctions {
   startContainer(req: StartRequest): Promise<StartResult>;
   checkHealth(req: HealthRequest): Promise<HealthResult>;
   checkQuorum(req: QuorumRequest): Promise<QuorumResult>;
+  restorePrevious(req: PreviousRequest): Promise<StartResult>;
+  discardPrevious(req: PreviousRequest): Promise<void>;
+  removeOrphans(req: OrphanRequest): Promise<OrphanResult>;
 }

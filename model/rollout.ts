@@ -41,3 +41,29 @@ export function batchName(b: Pick<Batch, 'index' | 'of' | 'canary'>): string {
 export function quorumSize(members: number): number {
   return Math.floor(members / 2) + 1;
 }
+
+/** How many instances of a service are replaced at once: members of a cluster one at a time (the others keep its
+ *  quorum), a service with several instances `rollout.maxUnavailable` (default 1), a single instance in place. */
+export function replacementsAtOnce(c: Pick<PlannedContainer, 'quorum'>, instances: number, rollout: Rollout): number {
+  if (c.quorum || instances <= 1) return 1;
+  return Math.min(instances, rollout.maxUnavailable ?? 1);
+}
+
+/** Whether a run replaces changed containers one at a time, keeping the old one until the new one passes its gate
+ *  (the default), or removes and creates them all at once (`rollout.upgrade: recreate`, the behaviour before). */
+export function rollingUpgrades(rollout: Rollout): boolean {
+  return (rollout.upgrade ?? 'rolling') === 'rolling';
+}
+
+/** What the health step of a replaced container says: how long its gate took, and how long a single instance (or a
+ *  cluster member) was down while it was replaced. */
+export function replacementDetail(answeredAfterMs: number, downMs: number, instances: number, cluster?: string): string {
+  const down = `${(downMs / 1000).toFixed(1)} s`;
+  if (cluster) return `answered after ${answeredAfterMs} ms; replaced (member down ${down}), ${cluster}`;
+  return `answered after ${answeredAfterMs} ms; ${instances <= 1 ? `single instance replaced in place: down ${down}` : `replaced (this instance down ${down})`}`;
+}
+
+/** The name a replaced container is kept under, stopped, until its replacement passes its gate. */
+export function previousName(name: string): string {
+  return `${name}-previous`;
+}

@@ -72,6 +72,8 @@ export interface RunSummary {
   topology: string;
   /** The run this one resumes, if any. */
   resumedFrom?: string;
+  /** `rollback --to`: the release the hosts ran (when known) and the release whose digests this run deployed. */
+  rollback?: { from?: string; to: string };
   stageOrder: string[];
   images: { built: number; skipped: number; failed: number; blocked: number };
   containers: { created: number; recreated: number; unchanged: number };
@@ -89,6 +91,8 @@ export interface RunSummary {
   decisions?: (Decision & { step: string; at: string })[];
   /** The run's parts in order: the step tree is paged from them (`status --stage/--host/--failed`). */
   parts: PartRecord[];
+  /** With --remove-orphans: the containers removed as orphans at the end (host/name). */
+  orphansRemoved?: string[];
 }
 
 /** What a part returns and answers to its query: its steps (compact in the result, to keep payloads small). */

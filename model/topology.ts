@@ -1,7 +1,7 @@
 // The topology: hosts, registry, SSH, roles (directories, kernel modules), services and their placement, stage order.
 import { ConfigError, type ConfigProblem } from './config-error';
 import { CAPABILITY, ENV_NAME, NAME, readHealth, VOLUME } from './catalog';
-import { DEFAULT_CONCURRENCY, DEFAULT_ROLLOUT, DEFAULT_STAGES, type Catalog, type DirectorySpec, type HostSpec, type JumpHostSpec, type RoleSpec, type SecretRef, type ServiceSpec, type SimulationSpec, type SshSpec, type Topology } from './types';
+import { DEFAULT_CONCURRENCY, DEFAULT_ROLLOUT, DEFAULT_STAGES, type Catalog, type DirectorySpec, type HostSpec, type JumpHostSpec, type RoleSpec, type SecretRef, type ServiceSpec, type SimulationSpec, type SshSpec, type Topology, type UpgradeStrategy } from './types';
 import { isMap, isScalar } from 'yaml';
 import { ADDRESS_PROVIDERS, deriveAddresses } from './addresses';
 import { placeService } from './placement';
@@ -132,11 +132,14 @@ export function parseTopology(file: string, text: string, ctx: TopologyContext):
     pushes: conc?.has('pushes') ? r.int(conc.get('pushes'), 'concurrency.pushes', 1, 64) ?? 0 : DEFAULT_CONCURRENCY.pushes,
     hosts: conc?.has('hosts') ? r.int(conc.get('hosts'), 'concurrency.hosts', 1, 1000) ?? 0 : DEFAULT_CONCURRENCY.hosts,
   };
-  const ro = m.has('rollout') ? r.map(m.get('rollout'), 'rollout', { optional: ['computeCanary', 'computeBatchPercent', 'parkTimeout'] }) : undefined;
+  const ro = m.has('rollout') ? r.map(m.get('rollout'), 'rollout', { optional: ['computeCanary', 'computeBatchPercent', 'parkTimeout', 'maxUnavailable', 'upgrade'] }) : undefined;
   const rollout = {
     computeCanary: ro?.has('computeCanary') ? r.int(ro.get('computeCanary'), 'rollout.computeCanary', 0, 1000) ?? 0 : DEFAULT_ROLLOUT.computeCanary,
     computeBatchPercent: ro?.has('computeBatchPercent') ? r.int(ro.get('computeBatchPercent'), 'rollout.computeBatchPercent', 1, 100) ?? 0 : DEFAULT_ROLLOUT.computeBatchPercent,
     parkTimeoutSeconds: ro?.has('parkTimeout') ? durationSeconds(r.str(ro.get('parkTimeout'), 'rollout.parkTimeout', DURATION)) ?? 0 : DEFAULT_ROLLOUT.parkTimeoutSeconds,
+    // Only when set: plans (and their hashes) of topologies without them stay as they were.
+    ...(ro?.has('maxUnavailable') ? { maxUnavailable: r.int(ro.get('maxUnavailable'), 'rollout.maxUnavailable', 1, 1000) ?? 1 } : {}),
+    ...(ro?.has('upgrade') ? { upgrade: r.str(ro.get('upgrade'), 'rollout.upgrade', UPGRADE) as UpgradeStrategy } : {}),
   };
 
   const simulate = m.has('simulate') ? readSimulation(r, m.get('simulate'), hosts) : undefined;
@@ -349,6 +352,7 @@ function checkDependencies(t: Topology, add: (field: string, message: string, hi
   }
 }
 
+const UPGRADE = { pattern: /^(rolling|recreate)$/, hint: 'rolling (one at a time, the old container kept until the new one passes) or recreate (all at once)' };
 const DURATION = { pattern: /^\d+(s|m|h|d)$/, hint: 'a number with a unit: "90s", "30m", "24h", "7d"; "0s" fails a step at once' };
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 

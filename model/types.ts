@@ -158,7 +158,15 @@ export interface Rollout {
   computeBatchPercent: number;
   /** How long a failed step waits for an operator (retry, skip, abort) before the run fails; 0: fail at once. */
   parkTimeoutSeconds: number;
+  /** How many instances of a service (not a cluster: those go one at a time) may be down at once while replaced
+   *  (default 1, model/rollout.ts). Absent unless the topology sets it, so plans made before it are unchanged. */
+  maxUnavailable?: number;
+  /** rolling (default): replacements one at a time, old container kept until the new one passes its gate;
+   *  recreate: every changed container removed and created at once (the behaviour before rolling upgrades). */
+  upgrade?: UpgradeStrategy;
 }
+
+export type UpgradeStrategy = 'rolling' | 'recreate';
 
 export const DEFAULT_CONCURRENCY: Concurrency = { builds: 2, pushes: 1, hosts: 5 };
 export const DEFAULT_ROLLOUT: Rollout = { computeCanary: 1, computeBatchPercent: 25, parkTimeoutSeconds: 24 * 3600 };

@@ -12,6 +12,7 @@ import { partGateSignal, partReadySignal, proceedSignal, type Proceed, type Task
 import { stepId, type HostStates, type PartResult, type Step } from '../model/steps';
 import { ActivityCaller } from './activity-calls';
 import { Blocked, failureMessage, partOutcome, PartSteps, Skipped } from './part-steps';
+import { Replacements } from './replacement';
 
 /** Patch id: a settling part prepares its hosts while it surveys them, not after. */
 export const PREPARE_WHILE_SURVEYED = 'prepare-while-surveyed';
@@ -63,6 +64,7 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
   registerSteps(steps, part, containersOn, containers, input.settle ? (h) => !surveyedBefore[h] : () => false, input.settle ? ahead.map((h) => h.name) : []);
   steps.hostStates = () => hostStates(steps.log.all(), part.hosts);
   const slots = new Semaphore(part.slots);
+  const replacements = new Replacements({ steps, calls, rollout: plan.rollout, ssh: plan.ssh, containers, hosts, ...simulate });
   let proceed: Proceed | undefined;
   setHandler(proceedSignal, (p) => void (proceed = p));
 
@@ -248,8 +250,10 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
       throw new Blocked(`preparation of ${c.host} failed`);
     }
     const host = hostRef(hosts.get(c.host)!);
+    const request = { runId: input.runId, topology: plan.topology, container: c, host, imageRef, registry: plan.registry, ssh: plan.ssh, ...simulate };
+    if (replacements.rolling()) return replacements.bringUp(request);
     try {
-      const started = await steps.run(startId, () => calls.call('deploy', 'startContainer', `start ${c.name} on ${c.host}`, { runId: input.runId, container: c, host, imageRef, registry: plan.registry, ssh: plan.ssh, ...simulate }), (r) => r.outcome);
+      const started = await steps.run(startId, () => calls.call('deploy', 'startContainer', `start ${c.name} on ${c.host}`, request), (r) => r.outcome);
       steps.containers[started.outcome]++;
     } catch (e) {
       const skipped = e instanceof Skipped;

@@ -3,7 +3,7 @@
 // starts when every part of the one before passed its gate; a failed batch stops the next. The run's own history and
 // summary grow with the number of parts, not of hosts or containers; operators' decisions come here and are passed
 // on to the part where the step waits.
-import { ApplicationFailure, condition, getExternalWorkflowHandle, ParentClosePolicy, patched, setCurrentDetails, setHandler, startChild, upsertSearchAttributes, type ChildWorkflowHandle } from '@temporalio/workflow';
+import { ApplicationFailure, condition, getExternalWorkflowHandle, ParentClosePolicy, patched, setCurrentDetails, setHandler, startChild, upsertSearchAttributes, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
 import { compactSlice, expandPlan, type CompactPlan } from '../model/compact-plan';
 import { HOST_GROUP_SIZE, hostCount, hostParts, partLabel, partWorkflowId, type HostPart } from '../model/parts';
 import { dependentsOf, type Plan } from '../model/plan';
@@ -15,6 +15,7 @@ import type { Decision, PartRecord, PartResult, RunSummary } from '../model/step
 import { rolloutHosts, type HostPartResult } from './hosts';
 import { partResultOf } from './part-steps';
 import { buildImageTree, type ImageTreeResult } from './images';
+import { REMOVE_ORPHANS, removeOrphansAfterRun } from './orphans';
 
 /** Patch id: parts of later batches start ahead of their turn while what runs settles them. */
 export const PARTS_AHEAD_OF_TURN = 'parts-ahead-of-turn';
@@ -28,12 +29,21 @@ export interface PipelineInput {
   /** Set by `resume`: the run this one continues. Nothing is taken from it on trust: every step checks the registry
    *  and the hosts, and finds finished work finished. */
   resumedFrom?: string;
+  /** `rollback --to`: the digests the release tag points at are deployed as they are; no image is built. */
+  rollback?: { from?: string; to: string; digests: Record<string, string> };
+  /** `run --remove-orphans`: once every stage is healthy, remove the topology's containers it no longer plans. */
+  removeOrphans?: boolean;
+  /** Started by a schedule (`contrail-deploy schedule`): the run is named by its workflow id, the schedule's id with
+   *  the time Temporal appends, as runId cannot be known when the schedule is made. */
+  scheduled?: boolean;
 }
 
 export async function deployPipeline(input: PipelineInput): Promise<RunSummary> {
+  if (input.scheduled) input = { ...input, runId: workflowInfo().workflowId };
   const plan = expandPlan(input.plan);
   const summary: RunSummary = {
     runId: input.runId, status: 'running', release: plan.release, topology: plan.topology, resumedFrom: input.resumedFrom,
+    ...(input.rollback ? { rollback: { from: input.rollback.from, to: input.rollback.to } } : {}),
     stageOrder: plan.stages.map((s) => s.name),
     images: { built: 0, skipped: 0, failed: 0, blocked: 0 },
     containers: { created: 0, recreated: 0, unchanged: 0 },
@@ -52,6 +62,11 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     }
   });
   const imagesSettled = (names: string[]) => condition(() => names.every((n) => refs[n] || unavailable[n]));
+  // A rollback deploys what its release tag points at: those are the refs, and nothing is built (its plan has no images).
+  if (input.rollback) {
+    Object.assign(refs, input.rollback.digests);
+    summary.digests = { ...input.rollback.digests };
+  }
   const images = plan.images.length ? startImages(input, summary, unavailable).then((r) => r && applyImages(r, summary)) : Promise.resolve();
 
   // Parts report their gate; the run goes on when every part of a batch reported it. While parts may be settled by
@@ -157,6 +172,8 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   if (!stagesOk && !summary.failedSteps.length && stoppedBy) summary.failedSteps.push({ ...stoppedBy, part: input.runId });
   const failures = summary.failedSteps;
   summary.status = failures.length || !stagesOk || summary.parts.some((p) => p.status === 'failed') ? 'failed' : 'completed';
+  // Guarded: only runs started with --remove-orphans reach it, and only once every stage is healthy.
+  if (summary.status === 'completed' && input.removeOrphans && !plan.simulate && patched(REMOVE_ORPHANS)) await removeOrphansAfterRun(input.runId, plan, input.queues, summary);
   summary.parked = [];
   summary.failedStep = failures[0] ? { id: failures[0].id, message: failures[0].message } : undefined;
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: summary.status }]);

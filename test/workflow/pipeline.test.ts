@@ -131,6 +131,15 @@ function stubs(events: string[], opts: StubOptions = {}): typeof activities {
       if (inQuorum.length < req.need) throw ApplicationFailure.nonRetryable(`quorum gate: ${req.service} has no quorum`, 'QuorumNotReached');
       return { service: req.service, inQuorum };
     },
+    async removeOrphans(req) {
+      events.push(`orphans ${req.host.name}`);
+      return { host: req.host.name, removed: [] };
+    },
+    // Never called here: these stubs keep no replaced container (StartResult.previous).
+    async restorePrevious(req) {
+      return { container: req.container.name, host: req.container.host, id: req.previous, outcome: 'unchanged' as const };
+    },
+    async discardPrevious() {},
   };
 }
 
