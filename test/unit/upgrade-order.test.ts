@@ -9,7 +9,7 @@ import { renderUpgradeOrder, upgradeOrder } from '../../model/upgrade-order';
 
 const { plan } = loadPlan(path.join(PROJECT_ROOT, 'topology/production.yaml'));
 const containers = plan.stages.flatMap((s) => s.containers);
-const item = (container: string, host: string, kind: DriftItem['kind'], detail = kind): DriftItem => ({ host, container, kind, detail });
+const item = (container: string, host: string, kind: DriftItem['kind'], detail: string = kind): DriftItem => ({ host, container, kind, detail });
 const order = (drift: DriftItem[], rebuilt: string[] = [], p: Plan = plan, unasked: string[] = []) => upgradeOrder({ plan: p, drift, rebuilt: new Set(rebuilt), unasked: new Set(unasked) });
 
 test('hosts that run the plan: nothing changes, every container counted unchanged', () => {
