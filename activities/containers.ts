@@ -450,14 +450,14 @@ export async function checkQuorum(req: QuorumRequest): Promise<QuorumResult> {
       req.healthy.map((m) => probeInside(m.container, m.host, req.ssh, command)),
     );
     const inQuorum = req.healthy.filter((_, i) => results[i] === true).map((m) => m.host.name);
-    if (inQuorum.length >= req.need) return { service: req.service, inQuorum };
+    if (inQuorum.length >= req.need && (req.include ?? []).every((h) => inQuorum.includes(h))) return { service: req.service, inQuorum };
     answers = req.healthy.map((m, i) => `${m.host.name}: ${results[i] === true ? 'in quorum' : maskSecrets(String(results[i]))}`);
     if (Date.now() > deadline) break;
     Context.current().heartbeat({ inQuorum });
     await sleep(2000);
   }
   throw ApplicationFailure.nonRetryable(
-    `quorum gate: ${req.service} has no quorum within ${req.timeoutSeconds}s: ${req.need} of ${req.members} members must say so ("${command.join(' ')}" inside each). ${answers.join('; ')}. Check the members' logs and their view of each other (seed and ensemble addresses).`,
+    `quorum gate: ${req.service} has no quorum within ${req.timeoutSeconds}s: ${req.need} of ${req.members} members must say so${req.include?.length ? `, ${req.include.join(' and ')} among them` : ''} ("${command.join(' ')}" inside each). ${answers.join('; ')}. Check the members' logs and their view of each other (seed and ensemble addresses).`,
     'QuorumNotReached',
   );
 }

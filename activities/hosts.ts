@@ -44,11 +44,12 @@ async function checkEngine(s: HostSession): Promise<string> {
   return r.stdout.trim();
 }
 
-async function ensureDirectory(s: HostSession, dir: string, mode: string, owner: string): Promise<ItemOutcome> {
-  // One round trip: report what was there, then make it so.
-  const script = `p=${shq(dir)}; want=${shq(mode.replace(/^0?/, ''))}:${shq(owner)};
+async function ensureDirectory(s: HostSession, dir: string, mode: string, owner: string | undefined): Promise<ItemOutcome> {
+  // One round trip: report what was there, then make it so. Without a declared owner, an existing directory keeps the
+  // owner its container gave it (model/types.ts DirectorySpec); a new one is root's, as mkdir makes it.
+  const script = `p=${shq(dir)};
     if [ -d "$p" ]; then have="$(stat -c %a:%U:%G "$p")"; else have=none; fi
-    mkdir -p "$p" && chmod ${shq(mode)} "$p" && chown ${shq(owner)} "$p" || exit 3
+    mkdir -p "$p" && chmod ${shq(mode)} "$p" ${owner ? `&& chown ${shq(owner)} "$p" ` : ''}|| exit 3
     now="$(stat -c %a:%U:%G "$p")"
     if [ "$have" = none ]; then echo created; elif [ "$have" = "$now" ]; then echo unchanged; else echo changed; fi`;
   const r = await s.execAsRoot(script, 'step prepare', `mkdir -p ${dir}`);

@@ -59,10 +59,10 @@ export const diffCommand: Command = {
 };
 
 /** `expected`: what to compare the digests with (default: what the release tag points at in the registry). */
-export async function diffPlan(plan: Plan, digests: { expected: Record<string, string>; notes: string[] } | undefined = undefined): Promise<DiffReport> {
-  const { expected, notes } = digests ?? (await releaseDigests(plan));
+export async function diffPlan(plan: Plan, digests: { expected: Record<string, string>; expectedIs: string; notes: string[] } | undefined = undefined): Promise<DiffReport> {
+  const { expected, expectedIs, notes } = digests ?? { ...(await releaseDigests(plan)), expectedIs: 'the release points at' };
   const slots = new Semaphore(plan.concurrency.hosts);
-  const hosts = await Promise.all(plan.hosts.map((h) => slots.run(() => diffHost(plan, h, expected))));
+  const hosts = await Promise.all(plan.hosts.map((h) => slots.run(() => diffHost(plan, h, expected, expectedIs))));
   return { topology: plan.topology, release: plan.release, ok: hosts.every((h) => !h.error && !h.drift.length), notes, hosts };
 }
 
@@ -86,7 +86,7 @@ async function releaseDigests(plan: Plan): Promise<{ expected: Record<string, st
   return { expected, notes };
 }
 
-async function diffHost(plan: Plan, host: PlannedHost, expected: Record<string, string>): Promise<HostDiff> {
+async function diffHost(plan: Plan, host: PlannedHost, expected: Record<string, string>, expectedIs: string): Promise<HostDiff> {
   const [{ surveyHost }, { listContainers }, { sshTarget, withHost }, { maskSecrets }] = await Promise.all([
     import('../activities/containers'), import('../activities/orphans'), import('../lib/ssh'), import('../lib/secrets'),
   ]);
@@ -97,7 +97,7 @@ async function diffHost(plan: Plan, host: PlannedHost, expected: Record<string, 
       planned.length ? surveyHost({ host: hostRef(host), containers: planned, ssh: plan.ssh }).then((r) => r.containers) : Promise.resolve([] as SurveyedContainer[]),
       withHost(sshTarget(host, plan.ssh), (s) => listContainers(s.docker())),
     ]);
-    const drift = hostDrift({ host: host.name, topology: plan.topology, planned, surveyed, listed, expected });
+    const drift = hostDrift({ host: host.name, topology: plan.topology, planned, surveyed, listed, expected, expectedIs });
     const differing = new Set(drift.filter((d) => d.kind !== 'orphan').map((d) => d.container));
     return { ...base, asPlanned: planned.filter((c) => !differing.has(c.name)).length, drift };
   } catch (e) {
@@ -139,7 +139,7 @@ export async function againstHosts(plan: Plan): Promise<{ order: UpgradeOrder; r
   const found = await lookupImages({ runId: 'plan', release: plan.release, images: plan.images, registry: plan.registry });
   const expected = Object.fromEntries(Object.entries(found).flatMap(([name, r]) => (r.ref ? [[name, r.ref]] : [])));
   const rebuilt = new Set(plan.images.map((i) => i.name).filter((name) => !expected[name]));
-  const report = await diffPlan(plan, { expected, notes: [] });
+  const report = await diffPlan(plan, { expected, expectedIs: 'a run would deploy', notes: [] });
   const unasked = new Set(report.hosts.filter((h) => h.error).map((h) => h.host));
   return { order: upgradeOrder({ plan, drift: report.hosts.flatMap((h) => h.drift), rebuilt, unasked }), report };
 }

@@ -133,7 +133,7 @@ function print(view: PlanView, json: boolean): void {
   if (view.hosts.length) {
     console.log('\nHost preparation:');
     for (const h of view.hosts) {
-      const dirs = h.directories.map((d) => `${d.path} (${d.mode} ${d.owner})`).join(', ') || 'none';
+      const dirs = h.directories.map((d) => `${d.path} (${d.mode} ${d.owner ?? 'owner kept'})`).join(', ') || 'none';
       console.log(`  ${h.name} (${h.address}; ${h.roles.join(', ')}): directories ${dirs}; kernel modules ${h.kernelModules.join(', ') || 'none'}`);
     }
   }

@@ -210,6 +210,9 @@ export interface QuorumRequest {
   healthy: { container: PlannedContainer; host: HostRef }[];
   members: number;
   need: number;
+  /** Hosts whose member must be among those in quorum: a replaced member, so that the next one is replaced only once
+   *  this one is back in the cluster (a majority without it would lose quorum when the next one goes). */
+  include?: string[];
   command?: string[];
   timeoutSeconds: number;
   ssh: SshSettings;

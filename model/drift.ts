@@ -39,6 +39,8 @@ export interface HostDriftInput {
   listed: ListedContainer[];
   /** image name -> repository@digest the release tag points at; an image missing here is not compared by digest. */
   expected: Record<string, string>;
+  /** What `expected` is, for the detail of an image that differs (default: "the release points at"). */
+  expectedIs?: string;
 }
 
 /** What differs on one host: each planned container that is not as planned, then the orphans. */
@@ -47,7 +49,7 @@ export function hostDrift(input: HostDriftInput): DriftItem[] {
   const surveyed = new Map(input.surveyed.map((s) => [s.container, s]));
   const item = (container: string, kind: DriftKind, detail: string): DriftItem => ({ host: input.host, container, kind, detail });
   const drift = input.planned.flatMap((c) => {
-    const found = plannedDrift(c, surveyed.get(c.name), listed.get(c.name), input.expected[c.image]);
+    const found = plannedDrift(c, surveyed.get(c.name), listed.get(c.name), input.expected[c.image], input.expectedIs ?? 'the release points at');
     return found ? [item(c.name, found.kind, found.detail)] : [];
   });
   const plannedNames = new Set(input.planned.map((c) => c.name));
@@ -64,7 +66,7 @@ export function orphansAmong(listed: ListedContainer[], topology: string, planne
   return listed.filter((l) => l.topology === topology && !plannedNames.has(l.name) && !kept.has(l.name));
 }
 
-function plannedDrift(c: PlannedContainer, s: SurveyedContainer | undefined, l: ListedContainer | undefined, expected: string | undefined): { kind: DriftKind; detail: string } | undefined {
+function plannedDrift(c: PlannedContainer, s: SurveyedContainer | undefined, l: ListedContainer | undefined, expected: string | undefined, expectedIs: string): { kind: DriftKind; detail: string } | undefined {
   // The survey looks only at containers a run made: one with the name but no spec hash was made by hand.
   if (l && !l.managed) return { kind: 'foreign', detail: `a container not made by contrail-deploy has this name (${l.state}, image ${l.image})` };
   if (!s || s.note === 'absent') return { kind: 'missing', detail: 'not on the host' };
@@ -73,7 +75,7 @@ function plannedDrift(c: PlannedContainer, s: SurveyedContainer | undefined, l: 
     if (s.note === 'just started') return { kind: 'unhealthy', detail: 'just started: not up for a second yet' };
     return { kind: 'stopped', detail: `${s.note ?? 'not running'}${l ? ` (image ${l.image})` : ''}` };
   }
-  if (expected && s.imageRef !== expected) return { kind: 'image', detail: `runs ${s.imageRef}, the release points at ${expected}` };
+  if (expected && s.imageRef !== expected) return { kind: 'image', detail: `runs ${s.imageRef}, ${expectedIs} ${expected}` };
   if (s.note === 'spec changed') return { kind: 'spec', detail: 'its spec (env, volumes, privileges, labels or command) differs from the plan' };
   if (!s.healthy) return { kind: 'unhealthy', detail: s.note ?? 'does not answer its health check' };
   if (c.quorum && s.inQuorum === false) return { kind: 'unhealthy', detail: 'answers, but does not say it is in a cluster with quorum' };

@@ -239,7 +239,7 @@ function readDirectory(r: YamlReader, node: YamlNode, field: string): DirectoryS
   return {
     path: r.str(d.get('path'), `${field}.path`, HOST_PATH) ?? '',
     mode: r.optStr(d.get('mode'), `${field}.mode`, '0755', MODE) ?? '0755',
-    owner: r.optStr(d.get('owner'), `${field}.owner`, 'root:root', OWNER) ?? 'root:root',
+    ...(d.has('owner') ? { owner: r.str(d.get('owner'), `${field}.owner`, OWNER) ?? 'root:root' } : {}),
   };
 }
 

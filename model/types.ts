@@ -60,7 +60,10 @@ export interface Catalog {
 export interface DirectorySpec {
   path: string;
   mode: string;
-  owner: string;
+  /** user:group, enforced on every run when set. Absent: a new directory is made root's, and an existing one keeps
+   *  its owner, since a container's entrypoint gives its data directory to its service user (zookeeper, mysql): a run
+   *  that took it back would leave the running service unable to create files there. */
+  owner?: string;
 }
 
 export interface RoleSpec {

@@ -147,8 +147,8 @@ export class Replacements {
     const members = this.ctx.containers.filter((m) => m.service === c.service);
     if (!c.quorum) return replacementDetail(r.answeredAfterMs, downMs, members.length);
     const need = quorumSize(members.length);
-    const q = await calls.call('health', 'checkQuorum', `quorum of ${c.service} again after ${c.name} on ${c.host} (${need} of ${members.length})`, {
-      service: c.service, members: members.length, need, command: c.quorum.command, timeoutSeconds: c.health?.timeoutSeconds ?? 120, ssh, ...(simulate ? { simulate } : {}),
+    const q = await calls.call('health', 'checkQuorum', `quorum of ${c.service} again after ${c.name} on ${c.host} (${need} of ${members.length}, ${c.host} among them)`, {
+      service: c.service, members: members.length, need, include: [c.host], command: c.quorum.command, timeoutSeconds: c.health?.timeoutSeconds ?? 120, ssh, ...(simulate ? { simulate } : {}),
       healthy: members.map((m) => ({ container: m, host: hostRef(this.ctx.hosts.get(m.host)!) })),
     });
     return replacementDetail(r.answeredAfterMs, downMs, members.length, `${c.service} in quorum again (${q.inQuorum.length} of ${members.length}: ${q.inQuorum.join(', ')})`);

@@ -11,7 +11,7 @@ import { labDir } from '../../lib/paths';
 import { closeHostConnections } from '../../lib/ssh';
 import type { PlannedImage } from '../../model/plan';
 import { scratchDir } from '../helpers/files';
-import { labStatus, secret, uniqueSuffix, type LabStatus } from '../helpers/lab';
+import { labStatus, secret, sshRun, uniqueSuffix, type LabStatus } from '../helpers/lab';
 
 jest.setTimeout(120000);
 /** Failures are the point of these tests: keep the SDK from logging each one. */
@@ -121,6 +121,23 @@ test('host preparation is idempotent: the second time every item is unchanged', 
   const second = await activityEnv().run(prepareHost, req);
   expect(second.items.map((i) => i.outcome)).toEqual(['unchanged', 'unchanged']);
   expect(labDir()).toBe(lab.labDir);
+});
+
+test('a data directory that its container gave to its service user keeps that owner; a declared owner is enforced', async () => {
+  // As the zookeeper and mariadb entrypoints do (chown to their user): a run that took it back to root would leave the
+  // running service unable to create files in it (ZooKeeper's acceptedEpoch at its next election).
+  const dir = `/dockervolumes/act-owner-${uniqueSuffix()}`;
+  const compute = lab.hosts[1];
+  const prepare = (owner?: string) => activityEnv().run(prepareHost, { host: { ...host(compute.name, compute.address), directories: [{ path: dir, mode: '0750', ...(owner ? { owner } : {}) }], kernelModules: [] }, ssh: ssh() });
+  const stat = () => sshRun(lab, compute.name, `stat -c %a:%u:%g ${dir}`).stdout.trim();
+  expect((await prepare()).items).toEqual([{ item: `directory ${dir}`, outcome: 'created' }]);
+  expect(stat()).toBe('750:0:0');
+  sshRun(lab, compute.name, `chown 100:101 ${dir}`);
+  expect((await prepare()).items).toEqual([{ item: `directory ${dir}`, outcome: 'unchanged' }]);
+  expect(stat()).toBe('750:100:101');
+  expect((await prepare('root:root')).items).toEqual([{ item: `directory ${dir}`, outcome: 'changed' }]);
+  expect(stat()).toBe('750:0:0');
+  sshRun(lab, compute.name, `rmdir ${dir}`);
 });
 
 test('cancelling a build stops it: the activity ends cancelled, and no build container keeps running', async () => {

@@ -54,7 +54,10 @@ describe('topology', () => {
     expect(common.containers).toHaveLength(1);
     expect(common.containers[0]).toMatchObject({ host: 'c1', hostAddress: '10.0.0.11', env: { HOST_IP: '10.0.0.11', GREETING: 'hi' }, health: { tcp: 8180 } });
     expect(plan.hosts.find((h) => h.name === 'n1')?.kernelModules).toEqual(['kvm', 'vrouter']);
-    expect(plan.hosts.find((h) => h.name === 'c1')?.directories).toEqual([{ path: '/dockervolumes/x', mode: '0750', owner: 'root:root' }]);
+    // No owner declared: none enforced (an existing directory keeps the owner its container gave it).
+    expect(plan.hosts.find((h) => h.name === 'c1')?.directories).toEqual([{ path: '/dockervolumes/x', mode: '0750' }]);
+    const owned = makePlan(parseTopology('/p/topology/t.yaml', VALID.replace('mode: "0750" }', 'mode: "0750", owner: "100:101" }'), ctx), { catalogDir: '/p/images' });
+    expect(owned.hosts.find((h) => h.name === 'c1')?.directories).toEqual([{ path: '/dockervolumes/x', mode: '0750', owner: '100:101' }]);
     expect(JSON.stringify(plan)).not.toMatch(/"ADMIN_PW"\s*:\s*"[^{]/);
   });
 

@@ -104,7 +104,7 @@ class StubHosts {
         return { container: req.container.name, host: req.container.host, answeredAfterMs: 300 };
       },
       checkQuorum: async (req) => {
-        this.events.push(`quorum ${req.service} of ${req.healthy.length}`);
+        this.events.push(`quorum ${req.service} of ${req.healthy.length}${req.include ? ` with ${req.include.join(',')}` : ''}`);
         return { service: req.service, inQuorum: req.healthy.map((m) => m.host.name) };
       },
       removeOrphans: async (req) => ({ host: req.host.name, removed: [] }),
@@ -172,7 +172,8 @@ test('members of a cluster one at a time, each after its gate and the quorum aga
   expect(zk).toHaveLength(3 * 4);
   for (let i = 0; i < 3; i++) {
     expect(zk.slice(i * 4, i * 4 + 4).map((e) => e.split(' ')[0])).toEqual(['start', 'healthy', 'quorum', 'discard']);
-    expect(zk[i * 4 + 2]).toBe('quorum zk of 3');
+    // The replaced member itself must be back in the cluster, not just any majority.
+    expect(zk[i * 4 + 2]).toBe(`quorum zk of 3 with ${zk[i * 4].split('@')[1]}`);
   }
   expect(stepOf(run, 'health:zk@h2')?.detail).toMatch(/^answered after 300 ms; replaced \(member down \d+\.\d s\), zk in quorum again \(3 of 3: h1, h2, h3\)$/);
   // Three instances, two at most down at once.
