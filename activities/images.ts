@@ -12,6 +12,7 @@ import { baseImageArg, type PlannedImage } from '../model/plan';
 import { buildEngine, DockerStreamError, followStream, isConnectionError } from '../lib/docker';
 import { buildLogDir } from '../lib/paths';
 import { maskSecrets, resolveSecret } from '../lib/secrets';
+import { mavenBuildFailure } from '../lib/build-errors';
 import { RegistryClient } from '../lib/registry';
 import { keepAlive } from './heartbeat';
 import { compareKeys, stableJson } from '../model/stable-json';
@@ -141,6 +142,9 @@ function buildFailure(name: string, e: unknown, tail: string[], logFile: string,
   const lastLines = maskSecrets(tail.join('\n'));
   if (cancelled) return ApplicationFailure.nonRetryable(`build of ${name} was cancelled`, 'BuildCancelled');
   if (e instanceof DockerStreamError) {
+    // A Maven artifact the log names: missing (no retry) or its repository unreachable (retried).
+    const maven = mavenBuildFailure(name, tail.map((line) => maskSecrets(line)), logFile);
+    if (maven) return maven;
     // The Dockerfile or the context is wrong: retrying the same inputs gives the same result.
     return ApplicationFailure.nonRetryable(
       `build of ${name} failed: ${maskSecrets(e.message)}\n--- last lines of ${logFile} ---\n${lastLines}\nFix the Dockerfile or its context, then run again.`,

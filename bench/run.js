@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Benchmarks: `node bench/run.js build|deploy|scale|bastion|workers|upgrade [options]` (see the header of each bench/*.ts). Results in bench/results/.
+// Benchmarks: `node bench/run.js build|deploy|scale|bastion|workers|upgrade|image-tree [options]` (see the header of each bench/*.ts). Results in bench/results/.
 'use strict';
 require('../bin/register-ts');
 const benches = {
@@ -9,6 +9,7 @@ const benches = {
   bastion: () => require('./bastion').benchBastion(process.argv.slice(3)),
   workers: () => require('./workers').benchWorkers(),
   upgrade: () => require('./upgrade').benchUpgrade(),
+  'image-tree': () => require('./image-tree').benchImageTree(),
 };
 const name = process.argv[2];
 if (!benches[name]) {

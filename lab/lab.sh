@@ -226,6 +226,13 @@ debian_mirror() {
   echo "$uri"
 }
 
+# This machine's local trust anchors (update-ca-certificates' directory), and a short hash of them naming the base.
+trust_anchors() { find /usr/local/share/ca-certificates -name '*.crt' -type f 2>/dev/null | sort; }
+trust_anchors_hash() {
+  local files; files=$(trust_anchors)
+  if [[ -z $files ]]; then echo none; else xargs cat <<<"$files" | sha256sum | cut -c1-12; fi
+}
+
 make_base_images() {
   mkdir -p "$CACHE_DIR/images"
   if ! build_docker image inspect "$BUSYBOX_TAG" >/dev/null 2>&1; then
@@ -244,19 +251,25 @@ make_base_images() {
       "$tar" "$BUSYBOX_TAG" >/dev/null
     log "base image $BUSYBOX_TAG imported"
   fi
-  if ! build_docker image inspect "$DEBIAN_TAG" >/dev/null 2>&1; then
-    local tar="$CACHE_DIR/images/debian-bookworm-minbase.tar"
+  local trust; trust=$(trust_anchors_hash)
+  if [[ $(build_docker image inspect -f '{{index .Config.Labels "net.contrail-deploy.trust-anchors"}}' "$DEBIAN_TAG" 2>/dev/null) != "$trust" ]]; then
+    local tar="$CACHE_DIR/images/debian-bookworm-minbase-$trust.tar"
     if [[ ! -f $tar ]]; then
       local mirror="${CONTRAIL_DEBIAN_MIRROR:-$(debian_mirror)}" fs; fs=$(mktemp -d)
       log "making the Debian bookworm base with debootstrap (once; cached in $tar)"
       debootstrap --variant=minbase bookworm "$fs" "$mirror" >"$LAB_DIR/logs/debootstrap.log" 2>&1 \
         || die "debootstrap failed: see $LAB_DIR/logs/debootstrap.log"
-      # Images built on this base install packages from the same mirror.
+      # Images built on this base install packages from the same mirror, and trust what this machine trusts: its own
+      # anchors (a company CA, a TLS-inspecting proxy's) join the system store when an image installs ca-certificates,
+      # or builds that fetch over HTTPS (Maven Central) fail on this machine's network.
+      mkdir -p "$fs/usr/local/share/ca-certificates"
+      trust_anchors | while read -r f; do cp "$f" "$fs/usr/local/share/ca-certificates/"; done
       rm -rf "$fs"/var/cache/apt/archives/*.deb "$fs"/var/lib/apt/lists/*
       tar -C "$fs" --numeric-owner -cf "$tar.tmp" . && mv "$tar.tmp" "$tar"; rm -rf "$fs"
     fi
     build_docker import --change 'CMD ["/bin/bash"]' --change 'ENV DEBIAN_FRONTEND=noninteractive' \
-      --change 'LABEL org.opencontainers.image.source=debootstrap-bookworm-minbase' "$tar" "$DEBIAN_TAG" >/dev/null
+      --change 'LABEL org.opencontainers.image.source=debootstrap-bookworm-minbase' \
+      --change "LABEL net.contrail-deploy.trust-anchors=$trust" "$tar" "$DEBIAN_TAG" >/dev/null
     log "base image $DEBIAN_TAG imported"
   fi
 }
@@ -346,7 +359,7 @@ wait_tcp() { # address port [netns]: true once something accepts connections the
   local in=()
   [[ -n ${3:-} ]] && in=(ip netns exec "$3")
   for _ in $(seq 1 60); do
-    "${in[@]}" bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null && return 0
+    "${in[@]}" bash -c 'exec 3<>"/dev/tcp/$1/$2"' wait_tcp "$1" "$2" 2>/dev/null && return 0
     sleep 0.25
   done
   return 1
@@ -400,10 +413,11 @@ ensure_lab_users() { # name dockerd-pid
     'deploy ALL=(root) NOPASSWD: ALL' \
     'Defaults:deploy env_keep += "DOCKER_HOST"' >"$d/sudoers.d/contrail-lab"
   chmod 0440 "$d/sudoers.d/contrail-lab"
-  nsenter -t "$pid" -m /bin/sh -c "
-    for f in group shadow hosts sudoers.d; do grep -q \" /etc/\$f \" /proc/self/mountinfo || mount --bind $d/\$f /etc/\$f || exit 1; done
-    mkdir -p $HOST_RUN/home/deploy $HOST_RUN/home/nosudo && chmod 0755 $HOST_RUN/home &&
-      chown $DEPLOY_UID:$DEPLOY_UID $HOST_RUN/home/deploy && chown $NOSUDO_UID:$NOSUDO_UID $HOST_RUN/home/nosudo" \
+  # Paths and ids are arguments of the inner shell ($1..$4), never part of its code.
+  nsenter -t "$pid" -m /bin/sh -c '
+    for f in group shadow hosts sudoers.d; do grep -q " /etc/$f " /proc/self/mountinfo || mount --bind "$1/$f" "/etc/$f" || exit 1; done
+    mkdir -p "$2/home/deploy" "$2/home/nosudo" && chmod 0755 "$2/home" &&
+      chown "$3:$3" "$2/home/deploy" && chown "$4:$4" "$2/home/nosudo"' lab-users "$d" "$HOST_RUN" "$DEPLOY_UID" "$NOSUDO_UID" \
     || die "host $name: could not set up its lab users (deploy, nosudo)"
 }
 
@@ -703,7 +717,8 @@ cmd_status() {
   local ui="http://127.0.0.1:$TEMPORAL_UI_PORT"
   [[ -n ${TEMPORAL_ADDRESS:-} ]] && ui=""
   local paths_json; paths_json=$(printf '"%s",' "${PRIVATE_HOST_PATHS[@]}"); paths_json="[${paths_json%,}]"
-  local json="{\"labDir\":$(json_str "$LAB_DIR"),\"up\":$([[ $n -gt 0 ]] && echo true || echo false),"
+  local json
+  json="{\"labDir\":$(json_str "$LAB_DIR"),\"up\":$([[ $n -gt 0 ]] && echo true || echo false),"
   json+="\"temporal\":{\"address\":$(json_str "$temporal_addr"),\"ui\":$(json_str "$ui"),\"cli\":$(json_str "$cli"),\"namespace\":\"default\",\"up\":$t_up},"
   json+="\"temporalCluster\":$(temporal_cluster status --json),"
   json+="\"workerHosts\":$(worker_hosts status --json),"

@@ -30,7 +30,7 @@ SCHEMA_DIR="$BIN_DIR/schema-$SERVER_VERSION/postgresql/v12"
 NUM_HISTORY_SHARDS=8
 NAMESPACE=default
 # Passed by lab.sh (one list for the dev server and the cluster); these defaults are for a direct call.
-SEARCH_ATTRIBUTES=(${CONTRAIL_SEARCH_ATTRIBUTES:-ReleaseTag Topology Initiator RunStatus ResumedFrom})
+read -ra SEARCH_ATTRIBUTES <<<"${CONTRAIL_SEARCH_ATTRIBUTES:-ReleaseTag Topology Initiator RunStatus ResumedFrom}"
 NAMESPACE_RETENTION=${CONTRAIL_NAMESPACE_RETENTION:-2160h}
 
 # Ports, all on 127.0.0.1: beside the dev server's 7233/8233 and its own random ports.
@@ -65,7 +65,7 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 detach() { # log file, command...
   local out=$1; shift
   (
-    for fd in /proc/$BASHPID/fd/*; do fd=${fd##*/}; ((fd > 2)) && eval "exec $fd>&-"; done
+    for fd in "/proc/$BASHPID/fd/"*; do fd=${fd##*/}; ((fd > 2)) && eval "exec $fd>&-"; done
     exec setsid "$@" >>"$out" 2>&1 </dev/null
   ) &
   echo $!
@@ -153,7 +153,9 @@ extendedKeyUsage=serverAuth"
 
 # ---------------------------------------------------------------- PostgreSQL
 pg_bin() {
-  local d; d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  local d
+  # shellcheck disable=SC2012 # version directories have plain names, and ls prints nothing where there is none
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
   [[ -n $d ]] && echo "$d"
 }
 
@@ -229,7 +231,7 @@ migrate_schema() { # database, schema subdirectory
 
 # ---------------------------------------------------------------- server processes
 server_env() { # process name -> the environment of that process (one config file, per-process ports)
-  local spec=(${PROCESSES[$1]}) svc port member
+  local spec svc port member; read -ra spec <<<"${PROCESSES[$1]}"
   svc=${spec[0]}; port=${spec[1]}; member=${spec[2]}
   local up; up=$(tr '[:lower:]' '[:upper:]' <<<"$svc")
   printf '%s\n' \
@@ -359,7 +361,7 @@ cmd_up() {
     start_process "$name"
   done
   for name in "${SERVER_ORDER[@]}"; do
-    spec=(${PROCESSES[$name]}); wait_port "$name" "${spec[2]}"
+    read -ra spec <<<"${PROCESSES[$name]}"; wait_port "$name" "${spec[2]}"
   done
   wait_frontend
   setup_namespace
@@ -401,7 +403,7 @@ cmd_process() { # start|stop|kill NAME
     start)
       if [[ $name == postgres ]]; then start_postgres; return; fi
       start_process "$name"
-      if [[ $name == ui ]]; then wait_port ui "$UI_PORT"; else local spec=(${PROCESSES[$name]}); wait_port "$name" "${spec[2]}"; fi
+      if [[ $name == ui ]]; then wait_port ui "$UI_PORT"; else local spec; read -ra spec <<<"${PROCESSES[$name]}"; wait_port "$name" "${spec[2]}"; fi
       [[ $name == frontend ]] && wait_frontend
       return 0 ;;
   esac
@@ -422,7 +424,7 @@ cmd_status_json() {
   if [[ ! -d $STATE/pids ]]; then echo null; return; fi
   local procs="" sep="" name spec
   for name in frontend history1 history2 matching worker; do
-    spec=(${PROCESSES[$name]})
+    read -ra spec <<<"${PROCESSES[$name]}"
     local ports="{\"grpc\":${spec[1]},\"membership\":${spec[2]}}"
     [[ $name == frontend ]] && ports="{\"grpc\":${spec[1]},\"http\":$FRONTEND_HTTP_PORT,\"membership\":${spec[2]}}"
     [[ $name == worker ]] && ports="{\"membership\":${spec[2]}}"

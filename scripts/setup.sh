@@ -8,6 +8,11 @@ if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-registry docker-compose apache2-utils busybox-static \
     debootstrap openssh-server openssh-client iproute2 util-linux kmod openssl curl ca-certificates postgresql >/dev/null
+  # For `npm test`, which runs shellcheck on every shell script of images/, lab/ and scripts/ (scripts/shellcheck.sh).
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck >/dev/null
+  # The operator's client, which the whole-stack test uses against the deployed OpenStack (Placement's commands too).
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-openstackclient \
+    python3-osc-placement >/dev/null
 fi
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "[setup] npm ci"

@@ -2,6 +2,7 @@
 # Entrypoint of the analytics-* images: renders the configuration of the one process named by PROCESS (set in each
 # sub's Dockerfile) from the environment with ini-set, so a restart renders the same files; then runs the command.
 set -euo pipefail
+# shellcheck source=../base/contrail-common.sh
 . /usr/local/lib/contrail-common.sh
 etc=/etc/contrail
 cassandra() { addr_list CASSANDRA_SERVER 9160 ,; }

@@ -1,4 +1,8 @@
-# Helpers for the Contrail entrypoints (sourced, never run); the base image carries them for every family.
+# shellcheck shell=bash
+# Helpers for the Contrail entrypoints (sourced, never run); the base image carries them for every family. The host
+# lists (first, addr_list) come from the helpers every image shares.
+# shellcheck source=../base/common.sh
+. /usr/local/lib/common.sh
 
 # require VAR...: stop before rendering anything when a variable the process cannot do without is unset.
 # Nothing here has a default for a password or an address (the original shipped contrail123 and guest).
@@ -10,19 +14,6 @@ require() {
     exit 64
   fi
 }
-
-# addr_list VAR PORT SEP: the hosts of VAR (comma or space separated) as "host:PORT", joined by SEP; PORT empty
-# gives bare hosts. Several hosts stay a list (the original turned some lists into one unusable string).
-addr_list() {
-  local h out="" hosts
-  IFS=', ' read -ra hosts <<<"${!1}"
-  for h in "${hosts[@]}"; do if [ -n "$h" ]; then out+="${out:+$3}$h${2:+:$2}"; fi; done
-  printf '%s' "$out"
-}
-
-# first VAR: the first host of VAR, for settings that take one address (the pipeline lists every host that runs a
-# service, comma-separated).
-first() { local hosts; IFS=', ' read -ra hosts <<<"${!1}"; printf '%s' "${hosts[0]}"; }
 
 # ini FILE SECTION KEY VALUE [KEY VALUE...]: ini-set for several keys of one section (each replaced in place, so a
 # restarted container renders the same file instead of adding a duplicate line per start).

@@ -28,5 +28,9 @@ fi
 if [ "${1:-}" = cinder-api ] && [ -n "${MYSQL_SERVER:-}" ]; then
   cinder-manage --config-file "$conf" db sync
 fi
+# The API's own user checks its users' tokens; the clients find the block storage API (v3) in the catalog.
+if [ "${1:-}" = cinder-api ] && [ -n "${KEYSTONE_SERVER:-}" ]; then
+  register_in_keystone cinder cinderv3 volumev3 "http://$HOST_IP:8776/v3/%(project_id)s"
+fi
 
 exec "$@"

@@ -4,6 +4,7 @@
 # The IF-MAP clients log in with their usual user names and IFMAP_PASSWORD, which the ifmap image also renders
 # (the original used each user name as its password).
 set -euo pipefail
+# shellcheck source=../base/contrail-common.sh
 . /usr/local/lib/contrail-common.sh
 etc=/etc/contrail
 cassandra() { addr_list CASSANDRA_SERVER 9160 ,; }

@@ -20,4 +20,11 @@ if [ -n "${KEYSTONE_SERVER:-}" ]; then
   ini-set "$conf" paste_deploy flavor keystone
 fi
 
+# glance-api brings its database schema up to date (idempotent) and registers in Keystone's catalog before it serves:
+# without the schema every image request fails, without the catalog entry no client finds the image API.
+if [ "${1:-}" = glance-api ]; then
+  if [ -n "${MYSQL_SERVER:-}" ]; then glance-manage --config-file "$conf" db_sync; fi
+  if [ -n "${KEYSTONE_SERVER:-}" ]; then register_in_keystone glance glance image "http://$HOST_IP:9292"; fi
+fi
+
 exec "$@"

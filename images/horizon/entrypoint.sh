@@ -20,6 +20,7 @@ if [ -n "${KEYSTONE_SERVER:-}" ]; then
   set_py OPENSTACK_KEYSTONE_URL '"http://%s:5000/v3" % OPENSTACK_HOST'
 fi
 # The package wrote the build machine's host name here: a container answers to this host's address instead.
+# shellcheck disable=SC2016 # the single quotes are Python's, inside a double-quoted shell string that does expand
 set_py ALLOWED_HOSTS "[ 'localhost', '127.0.0.1'${HOST_IP:+, '$HOST_IP'} ]"
 
 exec "$@"

@@ -5,6 +5,7 @@
 # Users: the config processes (api-server, schema-transformer, svc-monitor) and, for each CONTROL_SERVER host, the
 # control node (<ip>) and its DNS (<ip>.dns), all with IFMAP_PASSWORD (the original used each user name as password).
 set -euo pipefail
+# shellcheck source=../base/contrail-common.sh
 . /usr/local/lib/contrail-common.sh
 require CONTROL_SERVER IFMAP_PASSWORD
 case $IFMAP_PASSWORD in

@@ -7,7 +7,7 @@ set -euo pipefail
 # commented defaults stay as the package has them).
 set_key() {
   local file=$1 key=$2 value=$3
-  if grep -qE "^$key[[:space:]]*=" "$file"; then
+  if grep -qE "^${key}[[:space:]]*=" "$file"; then
     KEY=$key VALUE=$value awk '$0 ~ "^" ENVIRON["KEY"] "[ \t]*=" { print ENVIRON["KEY"] " = " ENVIRON["VALUE"]; next } { print }' \
       "$file" >"$file.new"
     cat "$file.new" >"$file" && rm -f "$file.new"

@@ -6,9 +6,11 @@
 #                        with that password, from any host; created if missing, password set at every start
 #   <NAME>_EXTRA_DATABASES more databases of that user (nova: nova_api nova_cell0, set in the image)
 #   HOST_IP              address to listen on (default: all addresses)
-set -eu
-fail() { echo "mariadb entrypoint: $*" >&2; exit 1; }
-[ -n "${MYSQL_ROOT_PASSWORD:-}" ] || fail "MYSQL_ROOT_PASSWORD is not set: the root password has no default; set it in the environment"
+set -euo pipefail
+ENTRYPOINT=mariadb
+# shellcheck source=../base/common.sh
+. /usr/local/lib/common.sh
+[ -n "${MYSQL_ROOT_PASSWORD:-}" ] || die "MYSQL_ROOT_PASSWORD is not set: the root password has no default; set it in the environment"
 
 cnf=/etc/mysql/mariadb.conf.d/60-contrail.cnf
 ini-set "$cnf" mysqld bind-address "${HOST_IP:-0.0.0.0}"
@@ -33,7 +35,8 @@ fi
 # Accounts are set through a server that listens on the socket only, so nothing can connect before they are right.
 mariadbd --user=mysql --skip-networking --socket=/run/mysqld/init.sock &
 pid=$!
-for _ in $(seq 1 60); do mariadb-admin --socket=/run/mysqld/init.sock ping >/dev/null 2>&1 && break; sleep 1; done
+init_server_answers() { mariadb-admin --socket=/run/mysqld/init.sock ping >/dev/null 2>&1; }
+wait_until "the set-up server on its socket" 60 1 init_server_answers || die "the set-up server did not start within 60s"
 {
   if [ -n "$first" ]; then
     pw=$(sql_string "$MYSQL_ROOT_PASSWORD")
@@ -43,7 +46,8 @@ for _ in $(seq 1 60); do mariadb-admin --socket=/run/mysqld/init.sock ping >/dev
     echo "GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;"
   fi
   for var in $(compgen -e | grep -E '^[A-Z][A-Z0-9]*_DB_PASSWORD$' || true); do
-    db=$(echo "${var%_DB_PASSWORD}" | tr 'A-Z' 'a-z')
+    db=${var%_DB_PASSWORD}
+    db=${db,,}
     pw=$(sql_string "${!var}")
     echo "CREATE USER IF NOT EXISTS '$db'@'%' IDENTIFIED BY '$pw';"
     echo "ALTER USER '$db'@'%' IDENTIFIED BY '$pw';"

@@ -4,7 +4,7 @@
 #   HOST_IP            address to listen on besides loopback (default: all addresses)
 #   MEMCACHED_MEMORY   cache size in MB (default 64)
 # The whole file is written on every start, so a restarted container gets exactly the same file.
-set -eu
+set -euo pipefail
 if [ -n "${HOST_IP:-}" ]; then
   listen=$(printf '%s\n' "$HOST_IP" 127.0.0.1 | awk '!seen[$0]++' | paste -sd,)
 else

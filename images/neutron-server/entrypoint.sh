@@ -49,21 +49,20 @@ if [ -n "${KEYSTONE_SERVER:-}" ]; then
   ini-set "$conf" DEFAULT notify_nova_on_port_data_changes True
   if [ -n "${NOVA_SERVER:-}" ]; then ini-set "$conf" DEFAULT nova_url "http://$NOVA_SERVER:8774/v2"; fi
   keystone_authtoken "$conf" neutron NEUTRON_PASSWORD ADMIN_PASSWORD
+  # Port events go to nova as nova's own user (keystone-register makes it when nova-api starts).
   pw=$(password NOVA_PASSWORD ADMIN_PASSWORD)
-  ini-set "$conf" nova auth_url "http://$KEYSTONE_SERVER:35357"
-  ini-set "$conf" nova auth_plugin password
-  ini-set "$conf" nova project_domain_id default
-  ini-set "$conf" nova user_domain_id default
-  ini-set "$conf" nova region_name RegionOne
-  ini-set "$conf" nova project_name service
-  ini-set "$conf" nova username nova
-  ini-set "$conf" nova password "$(oslo "$pw")"
+  keystone_auth "$conf" nova nova "$pw"
 fi
 if [ -n "${RABBIT_SERVER:-}" ]; then
   rabbit "$conf"
 fi
 if [ -n "${HOST_IP:-}" ]; then
   ini-set "$conf" DEFAULT my_ip "$HOST_IP"
+fi
+# neutron-server's own user checks its users' tokens (nova signs in as it too); the clients find the network API in
+# the catalog.
+if [ "${1:-}" = neutron-server ] && [ -n "${KEYSTONE_SERVER:-}" ]; then
+  register_in_keystone neutron neutron network "http://$HOST_IP:9696"
 fi
 
 exec "$@"

@@ -17,9 +17,10 @@ set_nova() { ini-set "$conf" "$@"; }
 if [ -n "${HOST_IP:-}" ]; then
   set_nova DEFAULT my_ip "$HOST_IP"
 fi
+# The 2015 keys ([DEFAULT] vncserver_*) are gone from today's nova: [vnc] is what it reads.
 if [ -n "${VNC_PROXY:-}" ]; then
-  set_nova DEFAULT vncserver_listen "$VNC_PROXY"
-  set_nova DEFAULT vncserver_proxyclient_address "$VNC_PROXY"
+  set_nova vnc server_listen "$VNC_PROXY"
+  set_nova vnc server_proxyclient_address "$VNC_PROXY"
 fi
 if [ -n "${KEYSTONE_SERVER:-}" ]; then
   set_nova DEFAULT auth_strategy keystone
@@ -28,13 +29,11 @@ fi
 if [ -n "${NEUTRON_SERVER:-}" ]; then
   # Contrail's network API (nova_contrail_vif) is not packaged for this nova: the key keeps the intent, nova ignores it.
   set_nova DEFAULT network_api_class nova_contrail_vif.contrailvif.ContrailNetworkAPI
-  set_nova neutron url "http://$NEUTRON_SERVER:9696"
+  set_nova neutron endpoint_override "http://$NEUTRON_SERVER:9696"
+  # As neutron's own user (today's keys: the 2015 admin_* keys and Keystone v2.0 are gone).
   if [ -n "${KEYSTONE_SERVER:-}" ]; then
     pw=$(password NEUTRON_PASSWORD ADMIN_PASSWORD)
-    set_nova neutron admin_auth_url "http://$KEYSTONE_SERVER:35357/v2.0"
-    set_nova neutron admin_username neutron
-    set_nova neutron admin_password "$(oslo "$pw")"
-    if [ -n "${ADMIN_TENANT:-}" ]; then set_nova neutron default_tenant_id "$ADMIN_TENANT"; fi
+    keystone_auth "$conf" neutron neutron "$pw"
   fi
 fi
 if [ -n "${RABBIT_SERVER:-}" ]; then
@@ -46,8 +45,9 @@ if [ -n "${MYSQL_SERVER:-}" ]; then
   nova_db_url() { echo "mysql+pymysql://nova:$(urlencode "$(password NOVA_DB_PASSWORD ADMIN_PASSWORD)")@$MYSQL_SERVER/$1"; }
   set_nova api_database connection "$(nova_db_url nova_api)"
 fi
+# Today's nova finds Glance in Keystone's catalog; the 2015 key ([glance] host) is gone, endpoint_override pins it.
 if [ -n "${GLANCE_SERVER:-}" ]; then
-  set_nova glance host "$GLANCE_SERVER"
+  set_nova glance endpoint_override "http://$GLANCE_SERVER:9292"
 fi
 # Placement (split out of nova after 2015): found in Keystone's catalog, reached as Keystone's admin.
 if [ -n "${PLACEMENT_SERVER:-}" ] && [ -n "${KEYSTONE_SERVER:-}" ]; then
@@ -79,19 +79,16 @@ fi
 
 # Services that exit when something they need is not there yet wait for it instead of crash-looping: every NOVA_WAIT
 # seconds (default 5), for NOVA_BOOTSTRAP_WAIT seconds at most (default 600).
-wait_for() { # WHAT CHECK...
-  local what=$1 waited=0; shift
-  until "$@" 2>/dev/null; do
-    [ "$waited" -lt "${NOVA_BOOTSTRAP_WAIT:-600}" ] || die "$what: still not there after ${waited}s"
-    [ "$waited" -gt 0 ] || echo "nova entrypoint: waiting for $what"
-    sleep "${NOVA_WAIT:-5}"
-    waited=$((waited + ${NOVA_WAIT:-5}))
-  done
+wait_for() { # WHAT CHECK...: the check's own complaints while it waits are not news
+  local what=$1
+  shift
+  wait_until "$what" "${NOVA_BOOTSTRAP_WAIT:-600}" "${NOVA_WAIT:-5}" silently "$@" ||
+    die "$what: still not there after ${NOVA_BOOTSTRAP_WAIT:-600}s"
 }
+silently() { "$@" 2>/dev/null; }
 cell1_mapped() { nova-manage cell_v2 list_cells | grep -q ' cell1 '; }
 # Waiting is for starting a service, not for asking its binary something (`nova-compute --version`).
 serving() { case " $* " in *" --version "* | *" --help "* | *" -h "*) return 1 ;; esac; }
-port_open() { (exec 3<>"/dev/tcp/$1/$2"); }
 
 # A question to the binary (--version) needs neither the bootstrap nor the waits below.
 serving "$@" || exec "$@"
@@ -104,6 +101,10 @@ if [ "${1:-}" = nova-api ] && [ -n "${MYSQL_SERVER:-}" ]; then
   nova-manage cell_v2 map_cell0 --database_connection "$(nova_db_url nova_cell0)"
   nova-manage db sync
   cell1_mapped || nova-manage cell_v2 create_cell --name cell1
+fi
+# nova-api's own user checks its users' tokens; the clients find the compute API in the catalog.
+if [ "${1:-}" = nova-api ] && [ -n "${KEYSTONE_SERVER:-}" ]; then
+  register_in_keystone nova nova compute "http://$HOST_IP:8774/v2.1"
 fi
 # conductor and scheduler read the cells tables at start: nova-api's bootstrap (same stage) must be done.
 case "${1:-}" in nova-conductor | nova-scheduler)

@@ -28,32 +28,12 @@ ini-set "$conf" DEFAULT log_file ""
 ini-set "$conf" placement_database connection "mysql+pymysql://placement:$(urlencode "$(password PLACEMENT_DB_PASSWORD ADMIN_PASSWORD)")@$MYSQL_SERVER/placement"
 ini-set "$conf" api auth_strategy keystone
 keystone_authtoken "$conf" placement PLACEMENT_PASSWORD ADMIN_PASSWORD
-# Debian's file says regionOne; the region Keystone's bootstrap made (and the registration below uses) is REGION.
-ini-set "$conf" keystone_authtoken region_name "${REGION:-RegionOne}"
 
 placement-manage db sync
 
 # Keystone's catalog: the service user, the placement service and its endpoints, each made only when missing.
-PLACEMENT_URL="http://$HOST_IP:8778" python3 /usr/local/lib/placement-register.py
+register_in_keystone placement placement placement "http://$HOST_IP:8778"
 
-# One request per connection, said in each response, as the keystone image does (see there).
-cat >/etc/placement/contrail-uwsgi.ini <<CONF
-# Written by /entrypoint.sh from the environment; edits here are lost on restart.
-[uwsgi]
-plugins = python3
-master = true
-http-socket = $HOST_IP:8778
-add-header = Connection: close
-wsgi-file = /usr/bin/placement-api
-need-app = true
-lazy-apps = true
-die-on-term = true
-enable-threads = true
-processes = $workers
-threads = 2
-# nova-compute asks for its traits in one query string of several kB (uwsgi's default buffer is 4 kB).
-buffer-size = 65535
-uid = placement
-gid = placement
-CONF
+# uwsgi's settings (uwsgi_ini: one request per connection, said in each response, as for keystone).
+uwsgi_ini /etc/placement/contrail-uwsgi.ini /usr/bin/placement-api placement "$workers" 2 "$HOST_IP:8778"
 exec "$@"

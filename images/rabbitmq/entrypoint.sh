@@ -5,12 +5,14 @@
 #   RABBIT_USER             name of the default user (default guest, the name OpenStack and Contrail expect)
 #   HOST_IP                 address for the AMQP listener (default: all addresses)
 # rabbitmq.conf is not INI: the whole file is written on every start, so a restarted container gets the same file.
-set -eu
-fail() { echo "rabbitmq entrypoint: $*" >&2; exit 1; }
-[ -n "${RABBIT_PASSWORD:-}" ] || fail "RABBIT_PASSWORD is not set: the default user's password has no default; set it in the environment"
-[ -n "${RABBITMQ_ERLANG_COOKIE:-}" ] || fail "RABBITMQ_ERLANG_COOKIE is not set: the Erlang cookie has no default; set it in the environment"
+set -euo pipefail
+ENTRYPOINT=rabbitmq
+# shellcheck source=../base/common.sh
+. /usr/local/lib/common.sh
+[ -n "${RABBIT_PASSWORD:-}" ] || die "RABBIT_PASSWORD is not set: the default user's password has no default; set it in the environment"
+[ -n "${RABBITMQ_ERLANG_COOKIE:-}" ] || die "RABBITMQ_ERLANG_COOKIE is not set: the Erlang cookie has no default; set it in the environment"
 # rabbitmq.conf would cut a value at "#" (a comment), expand "$" and trim white space: refuse rather than mangle.
-case $RABBIT_PASSWORD in *[[:space:]\#\$]*) fail "RABBIT_PASSWORD must not contain white space, '#' or '\$'" ;; esac
+case $RABBIT_PASSWORD in *[[:space:]\#\$]*) die "RABBIT_PASSWORD must not contain white space, '#' or '\$'" ;; esac
 user=${RABBIT_USER:-guest}
 
 conf=/etc/rabbitmq/rabbitmq.conf

@@ -3,7 +3,7 @@
 #   HOST_IP  address to listen on besides loopback (default: all addresses)
 # Redis config is not INI: the whole file is written from the environment on every start, so a restarted
 # container gets exactly the same file.
-set -eu
+set -euo pipefail
 conf=/etc/redis/contrail.conf
 if [ -n "${HOST_IP:-}" ]; then
   # Loopback too, so the in-container health check (redis-cli -h 127.0.0.1) works on any host address.

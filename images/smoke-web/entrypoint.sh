@@ -1,7 +1,7 @@
 #!/bin/sh
 # Renders /etc/smoke/smoke.conf from the environment, then serves it over HTTP on HOST_IP:LISTEN_PORT.
-set -eu
-: "${HOST_IP:?HOST_IP must be set (the pipeline sets it from the container's host)}"
+set -eu # busybox sh; there is no pipeline here
+: "${HOST_IP:?HOST_IP must be set (the pipeline sets it from the host the container runs on)}"
 : "${LISTEN_PORT:=8180}"
 render-ini /etc/smoke/smoke.conf DEFAULT "host_ip=$HOST_IP" "listen_port=$LISTEN_PORT" "greeting=${GREETING:-hello}"
 cp /etc/smoke/smoke.conf /www/smoke.conf

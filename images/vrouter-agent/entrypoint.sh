@@ -5,6 +5,7 @@
 # did both unguarded (failing on every restart); on these machines there is no vrouter.ko, and a stand-in must not
 # take the host's address away.
 set -euo pipefail
+# shellcheck source=../base/contrail-common.sh
 . /usr/local/lib/contrail-common.sh
 require HOST_IP CIDR GATEWAY_IP PHYSICAL_INTERFACE CONTROL_SERVER DISCOVERY_SERVER ANALYTICS_SERVER
 f=/etc/contrail/contrail-vrouter-agent.conf

@@ -3,6 +3,7 @@
 # services from the environment, editing each setting's line in place so a restart renders the same file; then runs
 # the command.
 set -euo pipefail
+# shellcheck source=../base/contrail-common.sh
 . /usr/local/lib/contrail-common.sh
 js=/etc/contrail/config.global.js
 

@@ -66,7 +66,7 @@ test('the Contrail catalog: every image builds FROM its catalog parent, stand-in
   const subs = contrail.filter((i) => i.ports.length);
   expect(contrail.map((i) => i.name).sort()).toEqual([
     'analytics', 'analytics-alarm', 'analytics-api', 'analytics-collector', 'analytics-query', 'analytics-snmp', 'analytics-topology',
-    'config', 'config-api', 'config-device-manager', 'config-discovery', 'config-schema', 'config-svc-monitor',
+    'config', 'config-api', 'config-device-manager', 'config-discovery', 'config-schema', 'config-svc-monitor', 'contrail-base',
     'control', 'control-control', 'control-dns', 'control-named', 'ifmap', 'vrouter-agent', 'webui', 'webui-job', 'webui-server',
   ]);
   for (const image of contrail) {

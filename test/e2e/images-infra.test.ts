@@ -12,7 +12,7 @@ import { checkDockerfileFrom, parseCatalogPart } from '../../model/catalog';
 import type { ImageSpec } from '../../model/types';
 import { uniqueSuffix } from '../helpers/lab';
 import { pipelineImages } from '../helpers/images';
-import { answers, docker, dockerOk, sleep, within, type DockerResult } from '../helpers/docker';
+import { answers, docker, dockerOk, sleep, type DockerResult } from '../helpers/docker';
 
 jest.setTimeout(600000);
 
@@ -38,7 +38,7 @@ const ENV: Record<string, Record<string, string>> = {
   mariadb: { HOST_IP, MYSQL_ROOT_PASSWORD: secrets.mysqlRoot },
   keystone: { HOST_IP, ADMIN_TOKEN: secrets.adminToken, MYSQL_SERVER: HOST_IP, KEYSTONE_DB_PASSWORD: secrets.keystoneDb, MEMCACHED_SERVER: HOST_IP },
   zookeeper: { HOST_IP, ZOOKEEPER_SERVER: HOST_IP },
-  cassandra: { HOST_IP, CASSANDRA_SERVER: `${HOST_IP}, 10.213.57.11` },
+  cassandra: { HOST_IP, CASSANDRA_SERVER: HOST_IP },
 };
 
 let catalog: Map<string, ImageSpec>;
@@ -157,22 +157,27 @@ afterAll(() => {
   for (const dir of scratch) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('infra.yaml is a valid catalog part: every image builds on base, Dockerfiles agree, stand-ins are marked', () => {
-  expect([...catalog.keys()].sort()).toEqual(['cassandra', 'keystone', 'mariadb', 'memcached', 'rabbitmq', 'redis', 'zookeeper']);
+test('infra.yaml is a valid catalog part: every image builds on its parent, Dockerfiles agree, nothing is a stand-in', () => {
+  expect([...catalog.keys()].sort()).toEqual(['cassandra', 'jre', 'keystone', 'mariadb', 'memcached', 'rabbitmq', 'redis', 'zookeeper']);
+  // The JVM services share the jre layer; it runs nothing itself.
+  const onJre = ['cassandra', 'zookeeper'];
   for (const image of catalog.values()) {
-    expect(image.parent).toBe('base');
-    expect(image.health).toBeDefined();
-    expect(image.labels['net.juniper.node']).toBe('controller');
+    const parent = onJre.includes(image.name) ? 'jre' : 'base';
+    expect([image.name, image.parent, image.standin]).toEqual([image.name, parent, null]);
+    expect(image.labels['net.contrail-deploy.standin']).toBeUndefined();
+    if (image.name !== 'jre') expect([image.name, image.labels['net.juniper.node'], Boolean(image.health)]).toEqual([image.name, 'controller', true]);
     const dockerfile = fs.readFileSync(path.join(IMAGES_DIR, image.context, image.dockerfile), 'utf8');
     expect(checkDockerfileFrom(CATALOG_FILE, image, dockerfile)).toBeUndefined();
-    expect(dockerfile).toMatch(/^ARG BASE_IMAGE=base$/m);
-    // Package sources come from the base image: no mirror address and no password in a Dockerfile.
-    expect(dockerfile).not.toMatch(/https?:\/\/|PASSWORD=|COOKIE=/);
+    expect(dockerfile).toMatch(new RegExp(`^ARG BASE_IMAGE=${parent}$`, 'm'));
+    // Package sources come from the base image (and Maven's default, or MAVEN_REPO): no address, no password.
+    expect(dockerfile).not.toMatch(/https?:\/\/|PASSWORD=|COOKIE=|standin/);
   }
   expect(catalog.get('keystone')!.needs).toEqual(['MYSQL_SERVER', 'MEMCACHED_SERVER']);
-  expect(catalog.get('cassandra')!.standin).toMatch(/not packaged in Debian/);
-  expect(catalog.get('zookeeper')!.standin).toBeNull();
-  expect(fs.readFileSync(CATALOG_FILE, 'utf8')).toMatch(/Kafka[^\n]*\n?[^\n]*STAND-IN/);
+  expect(catalog.get('jre')!.ports).toEqual([]);
+  // Health asks the services themselves, from the inside; the ring and the ensemble are the quorum checks.
+  expect(catalog.get('cassandra')!.health!.command).toEqual(['cql', 'health']);
+  expect(catalog.get('cassandra')!.quorum!.command).toEqual(['cql', 'ring']);
+  expect(catalog.get('zookeeper')!.health!.command).toEqual(['kafka-health']);
 });
 
 test('redis: real Redis answers PING on HOST_IP, protected mode off only because it binds that address', async () => {
@@ -229,15 +234,22 @@ test('mariadb: refuses to start without a root password; answers SELECT 1 with i
   expect(initialised).toHaveLength(1);
 });
 
-test('zookeeper: real ZooKeeper answers ruok/srvr; the Kafka stand-in answers only while ZooKeeper does', async () => {
+test('zookeeper: real ZooKeeper answers ruok/srvr; Kafka takes a topic and a message, and starts only once ZooKeeper serves', async () => {
   const container = await start('zookeeper');
   await waitHealthy('zookeeper', container);
   expect(await talk(2181, 'ruok')).toBe('imok');
-  expect(await talk(2181, 'srvr')).toMatch(/Zookeeper version: 3\.8[\s\S]*Mode: standalone/);
-  const page = await httpRequest(9092, '/');
-  expect(page.body).toContain('stand-in for kafka');
+  expect(await talk(2181, 'srvr')).toMatch(/Zookeeper version: 3\.8\.4[\s\S]*Mode: standalone/);
+  // The health check's own words: this node's broker (id 1, its ZooKeeper id) is registered in ZooKeeper.
+  expect(dockerOk(['exec', container, 'kafka-health'])).toMatch(/^zookeeper on 127\.0\.0\.1:2181: imok; broker 1 registered: .*"PLAINTEXT:\/\/127\.0\.0\.1:9092"/);
+  // As a user would, with Kafka's own tools inside the container: a topic, a message in, the same message out.
+  const kafka = (tool: string, args: string[], input?: string) => docker(['exec', '-i', container, tool, '--bootstrap-server', `${HOST_IP}:9092`, ...args], { input, timeoutMs: 120000 });
+  const topic = `infra-${run}`;
+  expect(kafka('kafka-topics', ['--create', '--topic', topic, '--partitions', '1', '--replication-factor', '1'])).toMatchObject({ code: 0, stdout: `Created topic ${topic}.\n` });
+  expect(kafka('kafka-console-producer', ['--topic', topic], `hello from ${run}\n`).code).toBe(0);
+  const consumed = kafka('kafka-console-consumer', ['--topic', topic, '--from-beginning', '--max-messages', '1', '--timeout-ms', '60000']);
+  expect([consumed.code, consumed.stdout]).toEqual([0, `hello from ${run}\n`]);
 
-  // Both down, then Kafka alone: it must not answer until ZooKeeper is back.
+  // Both down, then Kafka alone: the broker must not start until ZooKeeper serves again.
   dockerOk(['exec', container, 'supervisorctl', 'stop', 'kafka', 'zookeeper']);
   expect(await answers(2181)).toBe(false);
   dockerOk(['exec', container, 'supervisorctl', 'start', 'kafka']);
@@ -245,18 +257,37 @@ test('zookeeper: real ZooKeeper answers ruok/srvr; the Kafka stand-in answers on
     expect(await answers(9092)).toBe(false);
     await sleep(1000);
   }
-  expect(await within(5, () => docker(['logs', '--tail', '20', container]).stdout.includes('standin kafka: waiting for ZOOKEEPER_SERVER (127.0.0.1, port 2181)'))).toBe(true);
+  expect(docker(['logs', '--tail', '20', container]).stdout).toContain('kafka: waiting for ZooKeeper on 127.0.0.1:2181 to serve (be in a quorum)');
   dockerOk(['exec', container, 'supervisorctl', 'start', 'zookeeper']);
   await waitHealthy('zookeeper', container);
-  expect(await talk(2181, 'ruok')).toBe('imok');
+  expect(docker(['logs', container]).stdout).toContain('kafka: ZooKeeper on 127.0.0.1:2181 serves; starting the broker');
 });
 
-test('cassandra (stand-in): answers on 9160 and 9042, and still renders the cassandra.yaml a real node would read', async () => {
-  const container = await start('cassandra');
+test('cassandra: real Cassandra 3.11.19 answers Thrift and CQL on HOST_IP, keeps its data in the volume, and is a ring of one', async () => {
+  // A scratch directory stands in for the host's /dockervolumes/cassandra1 (the catalog's volume).
+  const volume = catalog.get('cassandra')!.volumes[0].split(':')[1];
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'infra-cassandra-'));
+  scratch.push(dataDir);
+  const container = await start('cassandra', ['-v', `${dataDir}:${volume}`]);
   await waitHealthy('cassandra', container);
-  expect(await within(5, () => answers(9042))).toBe(true);
-  expect((await httpRequest(9160, '/')).body).toContain('stand-in for cassandra');
-  expect(await within(5, () => docker(['logs', container]).stdout.includes('STAND-IN, not the real software; ports 9160 9042'))).toBe(true);
+  // Thrift as pycassa asks first: describe_version over the framed binary protocol, answered with the API version.
+  const call = Buffer.from('\x80\x01\x00\x01\x00\x00\x00\x10describe_version\x00\x00\x00\x01\x00', 'latin1');
+  const frame = Buffer.concat([Buffer.from([0, 0, 0, call.length]), call]);
+  expect(await talk(9160, frame, /20\.1\.0/)).toMatch(/describe_version[\s\S]*20\.1\.0$/);
+  expect(dockerOk(['exec', container, 'cql', 'health'])).toBe('cassandra 3.11.19 on 127.0.0.1: CQL answers, Thrift API 20.1.0 answers\n');
+  // As a user would, from inside the container: a keyspace, a table, a write and the same value read back.
+  const cql = (...args: string[]) => docker(['exec', container, 'cql', ...args], { timeoutMs: 120000 });
+  expect(cql("CREATE KEYSPACE infra WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}").code).toBe(0);
+  expect(cql('CREATE TABLE infra.runs (id text PRIMARY KEY, at text)').code).toBe(0);
+  expect(cql('--consistency', 'QUORUM', `INSERT INTO infra.runs (id, at) VALUES ('${run}', 'infra-test')`).code).toBe(0);
+  expect(cql(`SELECT at FROM infra.runs WHERE id = '${run}'`)).toMatchObject({ code: 0, stdout: 'infra-test\n' });
+  // Everything it writes is under the host volume, the commit log too.
+  expect(fs.readdirSync(dataDir).sort()).toEqual(expect.arrayContaining(['commitlog', 'data', 'hints', 'saved_caches']));
+  expect(fs.readdirSync(path.join(dataDir, 'data'))).toContain('infra');
+  // The quorum check: alone it is a ring of one; told of two more members it never met, it has no quorum.
+  expect(cql('ring')).toMatchObject({ code: 0, stdout: 'ring of 1: 1 answer, 1 needed (127.0.0.1 up)\n' });
+  const split = docker(['exec', '-e', 'CASSANDRA_SERVER=127.0.0.1 10.213.57.98 10.213.57.99', container, 'cql', 'ring']);
+  expect([split.code, split.stderr]).toEqual([1, 'cql: no quorum: 1 of 3 members in the ring answer, 2 needed (10.213.57.98 not in the ring, 10.213.57.99 not in the ring, 127.0.0.1 up)\n']);
 });
 
 test('keystone: refuses to start without ADMIN_TOKEN; serves v3 on 5000 and 35357 and issues a token from MariaDB', async () => {
@@ -267,7 +298,8 @@ test('keystone: refuses to start without ADMIN_TOKEN; serves v3 on 5000 and 3535
   if (!running.mariadb || !running.memcached) throw new Error('the keystone test needs the mariadb and memcached containers of the tests above');
   dockerOk(['exec', running.mariadb, 'mariadb', '-e', `CREATE DATABASE keystone; CREATE USER 'keystone'@'%' IDENTIFIED BY '${secrets.keystoneDb}'; GRANT ALL ON keystone.* TO 'keystone'@'%';`]);
 
-  const container = await start('keystone');
+  // With the admin's password its entrypoint bootstraps Keystone, and its health check signs in as the admin.
+  const container = await start('keystone', [], { ...ENV.keystone, ADMIN_PASSWORD: secrets.admin });
   await waitHealthy('keystone', container);
   for (const port of [5000, 35357]) {
     const v3 = await httpRequest(port, '/v3');
@@ -306,11 +338,11 @@ const RENDERED: [string, Record<string, RegExp[]>][] = [
   ['zookeeper', {
     '/etc/zookeeper/conf/zoo.cfg': [/^clientPortAddress=127\.0\.0\.1$/m, /^dataDir=\/var\/lib\/zookeeper$/m, /^4lw\.commands\.whitelist=ruok,srvr,stat,mntr$/m],
     '/var/lib/zookeeper/myid': [/^1$/m],
-    '/etc/kafka/server.properties': [/^zookeeper\.connect=127\.0\.0\.1:2181$/m],
-    '/etc/supervisor/conf.d/contrail.conf': [/^\[program:kafka\]\ncommand = standin kafka$/m, /STANDIN_NEEDS="ZOOKEEPER_SERVER:2181"/],
+    '/etc/kafka/server.properties': [/^zookeeper\.connect=127\.0\.0\.1:2181$/m, /^advertised\.listeners=PLAINTEXT:\/\/127\.0\.0\.1:9092$/m],
+    '/etc/supervisor/conf.d/contrail.conf': [/^\[program:zookeeper\]\ncommand = zookeeper-server\nuser = zookeeper$/m, /^\[program:kafka\]\ncommand = kafka-server\nuser = kafka$/m],
     '/etc/supervisor/supervisord.conf': [/^\[supervisord\]\n(.*\n)*user = root$/m],
   }],
-  ['cassandra', { '/etc/cassandra/cassandra.yaml': [/^start_rpc: true$/m, /^listen_address: 127\.0\.0\.1$/m, /^rpc_address: 127\.0\.0\.1$/m, /seeds: "127\.0\.0\.1,10\.213\.57\.11"/] }],
+  ['cassandra', { '/etc/cassandra/cassandra.yaml': [/^start_rpc: true$/m, /^listen_address: 127\.0\.0\.1$/m, /^rpc_address: 127\.0\.0\.1$/m, /seeds: "127\.0\.0\.1"/] }],
 ];
 
 test.each(RENDERED)('%s: running the entrypoint twice renders exactly the same files', (name, files) => {

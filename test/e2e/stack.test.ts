@@ -10,6 +10,7 @@ import type { RunSummary, Step } from '../../model/steps';
 import { scratchDir } from '../helpers/files';
 import { decodedPayloads, runHistories } from '../helpers/history';
 import { cli, labStatus, labTopology, lastJsonLine, secret, sshRun, startWorker, uniqueSuffix, type LabStatus, type WorkerProcess } from '../helpers/lab';
+import { openStackAsItsUsers } from './openstack-users';
 
 // Pulling the images onto the hosts and starting some forty services on two cores takes minutes.
 jest.setTimeout(40 * 60 * 1000);
@@ -140,6 +141,8 @@ describe('the whole lab stack across three hosts', () => {
     expect(providers).toEqual(['compute1', 'compute2']);
   });
 
+  openStackAsItsUsers(() => lab);
+
   test("each host's engine runs the in-container checks itself (docker ps says healthy)", async () => {
     const planned = loadPlan(LAB_TOPOLOGY).plan.stages.flatMap((st) => st.containers).filter((c) => engineHealthTest(c));
     expect(planned.map((c) => c.service)).toEqual(expect.arrayContaining(['rabbitmq', 'mariadb', 'redis', 'zookeeper']));
@@ -207,11 +210,11 @@ describe('a stand-in started before its dependency answers', () => {
 
   beforeAll(() => {
     topology = path.join(scratchDir({}), 'dep.yaml');
-    // The cassandra stand-in is told to wait for something that never answers, so it never listens; an operator
-    // then skips its failed gate (--force), and config-discovery starts without it.
+    // The real Cassandra is given a heap it refuses (CASSANDRA_HEAP_MB), so it never listens; an operator then skips
+    // its failed gate (--force), and the config-discovery stand-in starts without it.
     fs.writeFileSync(topology, labTopology(lab, {
       name: `dep${suffix}`, release: `dep-${suffix}`, catalog: path.join(PROJECT_ROOT, 'images/catalog.yaml'),
-      services: `  - { name: ${names.db}, image: cassandra, stage: database, roles: [controller], env: { STANDIN_NEEDS: "NEVER_SERVER:1" }, health: { tcp: 9160, timeoutSeconds: 10 } }
+      services: `  - { name: ${names.db}, image: cassandra, stage: database, roles: [controller], env: { CASSANDRA_HEAP_MB: "none" }, health: { tcp: 9160, timeoutSeconds: 10 } }
   - { name: ${names.zk}, image: zookeeper, stage: database, roles: [controller] }
   - { name: ${names.disco}, image: config-discovery, stage: config, roles: [controller], health: { tcp: 5998, timeoutSeconds: 20 } }`,
     }));

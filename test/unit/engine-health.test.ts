@@ -21,11 +21,15 @@ test('the engine runs the in-container command; a clustered member also its quor
   fs.chmodSync(path.join(bin, 'rabbitmq-diagnostics'), 0o755);
   const ran = execFileSync('sh', ['-c', rabbit[1]], { encoding: 'utf8', env: { PATH: `${bin}:/usr/bin:/bin` } });
   expect(ran.trim().split('\n')).toEqual(['-q|ping|', '-q|check_running|']);
-  // A ZooKeeper member has only the quorum command (its health is a port, asked from the worker).
-  expect(engineHealthTest(container('zookeeper'))?.[0]).toBe('CMD');
+  // A ZooKeeper + Kafka member: its health command (ruok, the broker registered) and its quorum command, in one line.
+  const zookeeper = engineHealthTest(container('zookeeper'))!;
+  expect(zookeeper[0]).toBe('CMD-SHELL');
+  expect(zookeeper[1]).toContain('kafka-health');
+  // An OpenStack API: a token, then a request that needs it (the password from the container's environment).
+  expect(engineHealthTest(container('keystone'))).toEqual(['CMD', 'openstack-api-check', '5000', '/v3/services']);
   // Ports and URLs only: nothing for the engine to run.
-  expect(engineHealthTest(container('keystone'))).toBeUndefined();
-  expect(engineHealthConfig(container('keystone'))).toBeUndefined();
+  expect(engineHealthTest(container('horizon'))).toBeUndefined();
+  expect(engineHealthConfig(container('horizon'))).toBeUndefined();
 });
 
 test('the engine gives a starting service its whole gate timeout before failures count', () => {

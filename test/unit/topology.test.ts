@@ -95,7 +95,7 @@ describe('topology', () => {
 describe('the shipped topologies', () => {
   test.each(['lab.yaml', 'single-host.yaml', 'production.yaml'])('%s plans the whole tree: every service placed, addresses derived, secrets by name', (file) => {
     const { plan } = loadPlan(path.join(PROJECT_ROOT, 'topology', file));
-    expect(plan.images).toHaveLength(48);
+    expect(plan.images).toHaveLength(51);
     const containers = plan.stages.flatMap((s) => s.containers);
     const configApi = containers.find((c) => c.service === 'config-api')!;
     expect(typeof configApi.env.CASSANDRA_SERVER).toBe('string');
