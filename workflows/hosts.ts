@@ -16,6 +16,8 @@ import { Replacements } from './replacement';
 
 /** Patch id: a settling part prepares its hosts while it surveys them, not after. */
 export const PREPARE_WHILE_SURVEYED = 'prepare-while-surveyed';
+/** Patch id: an operator who skips a quorum gate goes on without it, as with any skipped step (before: the stage failed). */
+export const SKIPPED_QUORUM_GOES_ON = 'skipped-quorum-goes-on';
 
 export interface HostPartInput {
   runId: string;
@@ -292,8 +294,8 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
     try {
       await steps.run(id, () => calls.call('health', 'checkQuorum', `quorum gate ${service} (${need} of ${members.length})`, request), (r) => `${r.inQuorum.length} of ${members.length} members in quorum (${r.inQuorum.join(', ')}), ${need} needed`);
       return true;
-    } catch {
-      return false;
+    } catch (e) {
+      return e instanceof Skipped && patched(SKIPPED_QUORUM_GOES_ON);
     }
   }
 }

@@ -45,6 +45,12 @@ if [ -n "${MYSQL_SERVER:-}" ]; then
   nova_db_url() { echo "mysql+pymysql://nova:$(urlencode "$(password NOVA_DB_PASSWORD ADMIN_PASSWORD)")@$MYSQL_SERVER/$1"; }
   set_nova api_database connection "$(nova_db_url nova_api)"
 fi
+# New compute hosts get their cell's host mapping from nova-scheduler's periodic discovery (seconds; -1 turns it off:
+# then run "nova-manage cell_v2 discover_hosts" after adding hosts). Without a mapping a compute host registers its
+# service and resources, but the API skips it ("hypervisor list" is empty) and no instance is scheduled onto it.
+discover=${DISCOVER_HOSTS_INTERVAL:-30}
+[[ $discover =~ ^(-1|[0-9]+)$ ]] || die "DISCOVER_HOSTS_INTERVAL must be a number of seconds, or -1 for off (got '$discover')"
+set_nova scheduler discover_hosts_in_cells_interval "$discover"
 # Today's nova finds Glance in Keystone's catalog; the 2015 key ([glance] host) is gone, endpoint_override pins it.
 if [ -n "${GLANCE_SERVER:-}" ]; then
   set_nova glance endpoint_override "http://$GLANCE_SERVER:9292"

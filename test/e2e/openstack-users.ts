@@ -86,19 +86,25 @@ export function openStackAsItsUsers(getLab: () => LabStatus): void {
       expect(providers.map((p) => p.name).sort()).toEqual(['compute1', 'compute2']);
     });
 
-    test("an API's health check fails when the service answers but refuses the token, and passes on the real one", () => {
+    test("an API's health check fails when the service answers but refuses the token, and passes on the real one", async () => {
       const check = (port: number, urlPath: string, env = '') => sshRun(lab, 'controller1', `docker exec ${env} glance-api openstack-api-check ${port} ${urlPath}`);
       expect(check(9292, '/v2/images')).toMatchObject({ code: 0 });
-      // What keystonemiddleware answers when its own user cannot sign in, from a listener that answers one request.
+      // What keystonemiddleware answers when its own user cannot sign in, from a listener that answers for a minute.
       const port = 29000 + Math.floor(Math.random() * 1000);
-      const refuser = `import http.server as h
+      const refuser = `import http.server as h, time
 class Refuse(h.BaseHTTPRequestHandler):
     def do_GET(self):
         self.send_response(401); self.end_headers(); self.wfile.write(b"Authentication required")
-s = h.HTTPServer(("127.0.0.1", ${port}), Refuse); s.timeout = 30; s.handle_request()`;
+s = h.HTTPServer(("127.0.0.1", ${port}), Refuse); s.timeout = 1
+end = time.time() + 60
+while time.time() < end: s.handle_request()`;
       expect(sshRun(lab, 'controller1', `docker exec -d glance-api python3 -c '${refuser}'`).code).toBe(0);
+      // (Python takes a moment to start in the container on a busy machine: until it listens, the check says so.)
       let refused = check(port, '/v2/images', '-e HOST_IP=127.0.0.1');
-      for (let i = 0; i < 10 && /Connection refused/.test(refused.stderr); i++) refused = check(port, '/v2/images', '-e HOST_IP=127.0.0.1');
+      for (let i = 0; i < 30 && /Connection refused/.test(refused.stderr); i++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        refused = check(port, '/v2/images', '-e HOST_IP=127.0.0.1');
+      }
       expect(refused.code).not.toBe(0);
       expect(refused.stderr).toContain(`GET http://127.0.0.1:${port}/v2/images with the admin token: HTTP 401`);
     });

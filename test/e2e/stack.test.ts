@@ -228,6 +228,10 @@ describe('a stand-in started before its dependency answers', () => {
     expect(parked.code).toBe(3);
     const runId = lastJsonLine<RunSummary>(parked.stdout).runId;
     expect(lastJsonLine<RunSummary>(parked.stdout).parked?.map((p) => p.id)).toEqual([`health:${names.db}@controller1`]);
+    // Cassandra is clustered: its quorum gate parks next (its ring never answers), and is skipped as well.
+    const healthSkipped = await cli(['skip', runId, '--force', '--json'], env);
+    expect(healthSkipped.code).toBe(3);
+    expect(lastJsonLine<RunSummary>(healthSkipped.stdout).parked?.map((p) => p.id)).toEqual([`quorum:${names.db}`]);
     const skipped = await cli(['skip', runId, '--force', '--json'], env);
     expect(skipped.code).toBe(3);
     const gate = lastJsonLine<RunSummary>(skipped.stdout).parked![0];

@@ -529,6 +529,20 @@ describe('quorum gates for clustered services', () => {
     expect(s.parts.find((p) => p.stage === 'config')).toMatchObject({ status: 'blocked' });
     expect(events.some((e) => e.startsWith('start api'))).toBe(false);
   });
+
+  test('an operator who skips the quorum gate goes on without it: the next stage comes up', async () => {
+    const events: string[] = [];
+    const result = await withWorkers(stubs(events, { quorumFrom: (hosts) => hosts.slice(0, 1) }), 'wf-quorum-skip', async (start) => {
+      const h = await start();
+      const parked = await waitForSummary(h, (s) => s.status === 'parked');
+      expect(parked.parked?.map((p) => p.id)).toEqual(['quorum:zk']);
+      await h.executeUpdate(decideUpdate, { args: [{ action: 'skip', force: true }] });
+      return h.result();
+    }, quorumPlan());
+    expect(result.status).toBe('completed');
+    expect(result.decisions?.map((d) => [d.action, d.step])).toEqual([['skip', 'quorum:zk']]);
+    expect(events.some((e) => e.startsWith('start api'))).toBe(true);
+  });
 });
 
 describe('the host survey: what already runs as planned and answers is left alone without steps of its own', () => {
