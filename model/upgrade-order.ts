@@ -87,9 +87,10 @@ function changeOf(c: PlannedContainer, drift: DriftItem | undefined, rebuilt: Se
     case 'missing': return change('create', 'not on the host');
     case 'stopped': case 'restarting': return change('recreate', `${drift.detail}: nothing running to keep`);
     case 'foreign': return change('recreate', `${drift.detail}: removed for the planned one`);
-    case 'image': case 'spec': return change('replace', drift.detail);
   }
+  // Said first: a new image usually brings new labels too, so its spec differs as well.
   if (rebuilt.has(c.image)) return change('replace', `its image ${c.image} is built anew (its inputs changed)`);
+  if (drift?.kind === 'image' || drift?.kind === 'spec') return change('replace', drift.detail);
   if (drift && !RUNNING_DRIFT.has(drift.kind)) return change('gate', `left as it runs, but ${drift.detail}: its health gate waits for it`);
   return undefined;
 }
