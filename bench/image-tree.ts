@@ -81,7 +81,8 @@ async function buildTree(lab: LabStatus, tree: string, topology: string, limits:
   const { seconds, value: r } = await timed(() => cli(['build', topology, '--json', '--no-cache', ...limits], env));
   const summary = lastJsonLine<RunSummary>(r.stdout);
   // A failed image (and its blocked subtree) is reported, not fatal: the figures then cover the images that were built.
-  const failed = summary.failedSteps.map((f) => `${f.id}: ${f.message.split('\n')[0]}`);
+  // `build --json` prints the first failed step (failedStep), not the summary's full list.
+  const failed = summary.failedStep ? [`${summary.failedStep.id}: ${summary.failedStep.message.split('\n')[0]}`] : [];
   if (summary.status !== 'completed') console.log(`[bench]     the build ended ${summary.status}:\n  ${failed.join('\n  ')}`);
   const registryBytes = await uniqueRegistryBytes(lab, summary.digests);
   console.log(`[bench]     ${seconds.toFixed(1)} s, ${summary.images.built} built, ${(registryBytes / 1e6).toFixed(0)} MB in the registry`);
