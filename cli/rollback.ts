@@ -3,7 +3,6 @@
 // one passes). Nothing is built: the run's plan has no images, only those digests.
 import { ConfigError } from '../model/config-error';
 import type { Plan } from '../model/plan';
-import { listTags } from '../lib/registry-tags';
 import { loadPlan } from '../lib/load';
 import { SEARCH_ATTRIBUTES } from '../model/shared';
 import { connectClient } from '../lib/temporal';
@@ -49,7 +48,7 @@ async function releaseDigests(plan: Plan, release: string): Promise<Record<strin
   const found = await Promise.all(used.map(async (image) => [image, await registry.digestOf(repository(image), release, `release tag ${release} of ${image}`)] as const));
   const missing = found.filter(([, digest]) => !digest).map(([image]) => image);
   if (missing.length) {
-    const tagsPerImage = await Promise.all(used.map(async (image) => new Set(await listTags(plan.registry, repository(image)))));
+    const tagsPerImage = await Promise.all(used.map(async (image) => new Set(await registry.tags(repository(image), `tags of ${image}`))));
     const releases = [...tagsPerImage[0]].filter((t) => !INPUT_HASH_TAG.test(t) && tagsPerImage.every((tags) => tags.has(t))).sort();
     throw new ConfigError([{
       file: plan.topologyFile, field: 'rollback --to',

@@ -39,7 +39,7 @@ export class RegistryClient {
 
   /** The digest a tag points at, or null when the repository or the tag does not exist. */
   async digestOf(repository: string, tag: string, what: string): Promise<string | null> {
-    const r = await this.request('HEAD', repository, tag, what);
+    const r = await this.request('HEAD', repository, `manifests/${tag}`, what);
     if (r.status === 404) return null;
     this.check(r, what);
     const digest = r.headers['docker-content-digest'];
@@ -47,11 +47,19 @@ export class RegistryClient {
     return digest;
   }
 
+  /** Every tag of the repository (none when the registry does not know it): which releases it holds. */
+  async tags(repository: string, what: string): Promise<string[]> {
+    const r = await this.request('GET', repository, 'tags/list?n=10000', what);
+    if (r.status === 404) return [];
+    this.check(r, what);
+    return (JSON.parse(r.body.toString('utf8')) as { tags?: string[] | null }).tags ?? [];
+  }
+
   /** Points tag at the manifest with this digest (a PUT of the same manifest: no layer moves). */
   async tag(repository: string, digest: string, tag: string, what: string): Promise<void> {
-    const manifest = await this.request('GET', repository, digest, what);
+    const manifest = await this.request('GET', repository, `manifests/${digest}`, what);
     this.check(manifest, what);
-    const put = await this.request('PUT', repository, tag, what, manifest.body, String(manifest.headers['content-type']));
+    const put = await this.request('PUT', repository, `manifests/${tag}`, what, manifest.body, String(manifest.headers['content-type']));
     this.check(put, what);
   }
 
@@ -77,12 +85,13 @@ export class RegistryClient {
     return ApplicationFailure.retryable(`${what}: the registry ${this.registry.address} is unreachable (${maskSecrets(e.message)}); retrying`, 'RegistryUnavailable');
   }
 
-  private request(method: string, repository: string, reference: string, what: string, body?: Buffer, contentType?: string): Promise<Reply> {
+  /** resource: `manifests/<tag or digest>` or `tags/list...`, under the repository. */
+  private request(method: string, repository: string, resource: string, what: string, body?: Buffer, contentType?: string): Promise<Reply> {
     const name = repository.startsWith(`${this.registry.address}/`) ? repository.slice(this.registry.address.length + 1) : repository;
     const headers: http.OutgoingHttpHeaders = { authorization: this.authorization, accept: MANIFEST_TYPES };
     if (body) Object.assign(headers, { 'content-type': contentType, 'content-length': body.length });
     return new Promise((resolve, reject) => {
-      const req = https.request(`https://${this.registry.address}/v2/${name}/manifests/${reference}`, { method, ca: this.ca, headers, timeout: 20000, agent }, (res) => {
+      const req = https.request(`https://${this.registry.address}/v2/${name}/${resource}`, { method, ca: this.ca, headers, timeout: 20000, agent }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (d: Buffer) => chunks.push(d));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
