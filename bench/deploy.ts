@@ -41,7 +41,7 @@ function dockerRun(c: PlannedContainer, imageRef: string): string {
 }
 
 /** No container and no image on any host: both methods pull everything. */
-function emptyHosts(lab: LabStatus): void {
+export function emptyHosts(lab: LabStatus): void {
   for (const h of lab.hosts) ssh(lab, h.name, 'ids=$(docker ps -aq); [ -z "$ids" ] || docker rm -f $ids >/dev/null; docker image prune -af >/dev/null');
 }
 

@@ -3,6 +3,7 @@
 // images/ and topology/), in one run with the same limits. For each tree: seconds, the bytes the registry holds for all
 // of its images (each layer and config blob once, as the registry stores them) and every image's size on the build
 // engine. Targets: the new tree builds in at most 0.7 x the time, and its unique registry bytes are at most 0.6 x.
+// Then the lab stack is deployed cold with each tree's images (hosts emptied first; --no-deploy leaves it out).
 // Nothing shared is emptied: each tree has its own release; both push to the lab registry's usual repositories.
 // Usage: bash lab/lab.sh up && flock -o /tmp/contrail-e2e.lock node bench/run.js image-tree [--base REV]
 // Long (two cold builds of the whole tree: about 25 minutes on 2 cores); not part of CI.
@@ -15,6 +16,7 @@ import { PROJECT_ROOT } from '../lib/paths';
 import { DEFAULT_CONCURRENCY } from '../model/types';
 import type { RunSummary } from '../model/steps';
 import { cli, labStatus, lastJsonLine, registryGet, secret, startWorker, type LabStatus } from '../test/helpers/lab';
+import { emptyHosts } from './deploy';
 import { writeResults } from './write-results';
 import { round, timed } from './timing';
 
@@ -26,8 +28,10 @@ interface TreeResult {
   seconds: number;
   registryBytes: number;
   imageBytes: Record<string, number>;
-  /** Steps that failed (an image that did not build blocks its subtree): empty on a clean run. */
+  /** Steps that failed or parked (an image that did not build blocks its subtree): empty on a clean run. */
   failed: string[];
+  /** Cold deploy of the lab stack with this tree's images, from hosts without containers or images. */
+  deploy?: { seconds: number; status: string; containers: RunSummary['containers'] };
 }
 
 function arg(name: string, fallback: string): string {
@@ -82,11 +86,27 @@ async function buildTree(lab: LabStatus, tree: string, topology: string, limits:
   const summary = lastJsonLine<RunSummary>(r.stdout);
   // A failed image (and its blocked subtree) is reported, not fatal: the figures then cover the images that were built.
   // `build --json` prints the first failed step (failedStep), not the summary's full list.
-  const failed = summary.failedStep ? [`${summary.failedStep.id}: ${summary.failedStep.message.split('\n')[0]}`] : [];
+  const failed = [
+    ...(summary.failedStep ? [`${summary.failedStep.id}: ${summary.failedStep.message.split('\n')[0]}`] : []),
+    ...(summary.parked ?? []).map((p) => `${p.id} (parked): ${p.error.split('\n')[0]}`),
+  ];
   if (summary.status !== 'completed') console.log(`[bench]     the build ended ${summary.status}:\n  ${failed.join('\n  ')}`);
+  // A parked run would wait for an operator until its park timeout: the bench ends it, so that none is left behind.
+  if (summary.status === 'parked') await cli(['abort', summary.runId], env);
   const registryBytes = await uniqueRegistryBytes(lab, summary.digests);
   console.log(`[bench]     ${seconds.toFixed(1)} s, ${summary.images.built} built, ${(registryBytes / 1e6).toFixed(0)} MB in the registry`);
   return { tree, images: Object.keys(summary.digests).length, seconds, registryBytes, imageBytes: imageSizes(lab, summary), failed };
+}
+
+/** The lab stack deployed cold with one tree's images (already in the registry): pulls are most of the difference. */
+async function deployTree(lab: LabStatus, t: TreeResult, topology: string, env: NodeJS.ProcessEnv): Promise<void> {
+  emptyHosts(lab);
+  console.log(`[bench] ${t.tree}: contrail-deploy run, cold (hosts without containers or images) ...`);
+  const { seconds, value: r } = await timed(() => cli(['run', topology, '--json'], env));
+  const summary = lastJsonLine<RunSummary>(r.stdout);
+  if (summary.status === 'parked') await cli(['abort', summary.runId], env);
+  t.deploy = { seconds: round(seconds), status: summary.status, containers: summary.containers };
+  console.log(`[bench]     ${seconds.toFixed(1)} s, ${summary.status}, ${JSON.stringify(summary.containers)}`);
 }
 
 const mb = (bytes: number) => (Number.isFinite(bytes) ? (bytes / 1e6).toFixed(0) : '-');
@@ -108,15 +128,24 @@ export async function benchImageTree(): Promise<void> {
   console.log(`[bench] today's tree ${git(['rev-parse', '--short', base])} against this checkout's; ${os.cpus().length} cores; work dir ${work}`);
   const worker = await startWorker(env);
   const results: TreeResult[] = [];
+  const topologies = [treeTopology(oldRoot, work, `bench-tree-old-${stamp}`), treeTopology(newRoot, work, `bench-tree-new-${stamp}`)];
   try {
-    results.push(await buildTree(lab, `today (${base})`, treeTopology(oldRoot, work, `bench-tree-old-${stamp}`), limits, env));
-    results.push(await buildTree(lab, 'new', treeTopology(newRoot, work, `bench-tree-new-${stamp}`), limits, env));
+    results.push(await buildTree(lab, `today (${base})`, topologies[0], limits, env));
+    results.push(await buildTree(lab, 'new', topologies[1], limits, env));
+    if (!process.argv.includes('--no-deploy')) {
+      for (const [i, t] of results.entries()) await deployTree(lab, t, topologies[i], env);
+      await cli(['down', topologies[1]], env);
+    }
   } finally {
     await worker.stop();
     git(['worktree', 'remove', '--force', oldRoot]);
   }
   const [today, next] = results;
-  const ratios = { seconds: round(next.seconds / today.seconds), registryBytes: round(next.registryBytes / today.registryBytes) };
+  const ratios = {
+    seconds: round(next.seconds / today.seconds),
+    registryBytes: round(next.registryBytes / today.registryBytes),
+    ...(today.deploy && next.deploy ? { coldDeploySeconds: round(next.deploy.seconds / today.deploy.seconds) } : {}),
+  };
   const file = writeResults('image-tree', {
     date: new Date().toISOString(),
     machine: { cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
@@ -125,9 +154,9 @@ export async function benchImageTree(): Promise<void> {
     ratios,
     targets: { 'new seconds <= 0.7 x today': ratios.seconds <= 0.7, 'new unique registry bytes <= 0.6 x today': ratios.registryBytes <= 0.6 },
   });
-  console.log('\n| tree | images | seconds | unique registry MB |\n|---|---:|---:|---:|');
-  for (const t of results) console.log(`| ${t.tree} | ${t.images} | ${t.seconds.toFixed(1)} | ${mb(t.registryBytes)} |`);
-  console.log(`| new / today | | ${ratios.seconds} | ${ratios.registryBytes} |`);
+  console.log('\n| tree | images | build seconds | unique registry MB | cold deploy seconds |\n|---|---:|---:|---:|---:|');
+  for (const t of results) console.log(`| ${t.tree} | ${t.images} | ${t.seconds.toFixed(1)} | ${mb(t.registryBytes)} | ${t.deploy ? `${t.deploy.seconds} (${t.deploy.status})` : '-'} |`);
+  console.log(`| new / today | | ${ratios.seconds} | ${ratios.registryBytes} | ${ratios.coldDeploySeconds ?? '-'} |`);
   console.log('\n| image | today MB | new MB |\n|---|---:|---:|');
   const names = [...new Set([...Object.keys(today.imageBytes), ...Object.keys(next.imageBytes)])].sort();
   for (const n of names) console.log(`| ${n} | ${mb(today.imageBytes[n] ?? NaN)} | ${mb(next.imageBytes[n] ?? NaN)} |`);

@@ -11,6 +11,10 @@ export interface TaskQueues {
   deploy: string;
 }
 
+/** How activities are retried after a retryable failure (workflows/activity-calls.ts); the scale benchmark's ideal
+ *  follows it too. Intervals in milliseconds. */
+export const ACTIVITY_RETRY = { initialIntervalMs: 2000, backoffCoefficient: 2, maximumIntervalMs: 30000, maximumAttempts: 5 };
+
 export const DEFAULT_QUEUE_PREFIX = 'contrail-deploy';
 
 export function taskQueues(prefix: string = DEFAULT_QUEUE_PREFIX): TaskQueues {

@@ -2,7 +2,7 @@
 // host work to the simulated worker's own queue).
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { ActivityFunctions } from '../model/activity-types';
-import { simulatedQueue, type TaskQueues } from '../model/shared';
+import { ACTIVITY_RETRY, simulatedQueue, type TaskQueues } from '../model/shared';
 
 export type ActivityName = keyof ActivityFunctions;
 /** build: image builds and pushes next to a Docker engine; deploy: host work over SSH; health: a gate (it has its
@@ -17,7 +17,13 @@ function options(taskQueue: string, startToCloseTimeout: ActivityOptions['startT
     startToCloseTimeout,
     // Activities heartbeat every few seconds: 30 s without one means the worker is gone, and another one retries.
     heartbeatTimeout: '30s',
-    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+    retry: {
+      initialInterval: ACTIVITY_RETRY.initialIntervalMs,
+      backoffCoefficient: ACTIVITY_RETRY.backoffCoefficient,
+      maximumInterval: ACTIVITY_RETRY.maximumIntervalMs,
+      maximumAttempts: ACTIVITY_RETRY.maximumAttempts,
+      nonRetryableErrorTypes: NON_RETRYABLE,
+    },
   };
 }
 
