@@ -74,6 +74,9 @@ export interface PartGate {
   /** What the part's survey found of its hosts' containers in later stages (while surveys may settle parts): the run
    *  passes it on, so each host is surveyed once. */
   surveyedAhead?: Record<string, SurveyedContainer[]>;
+  /** Hosts of later parts this (settled) part prepared ahead of their turn, with what it found: the run passes each on
+   *  to its part while parts are settled, so a redeploy where nothing changed does not wait for them at their turn. */
+  preparedAhead?: Record<string, string>;
   /** When the gate did not pass: the step that kept it shut. */
   stoppedBy?: { id: string; message: string };
 }

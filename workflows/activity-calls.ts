@@ -6,12 +6,12 @@ import { ACTIVITY_RETRY, simulatedQueue, type TaskQueues } from '../model/shared
 
 export type ActivityName = keyof ActivityFunctions;
 /** build: image builds and pushes next to a Docker engine; deploy: host work over SSH; health: a gate (it has its
- *  own deadline). */
-export type CallProfile = 'build' | 'deploy' | 'health';
+ *  own deadline); probe: host work done ahead of its turn, tried once (its own step does it again if it fails). */
+export type CallProfile = 'build' | 'deploy' | 'health' | 'probe';
 
 const NON_RETRYABLE = ['BuildFailed', 'BuildCancelled', 'ContextMissing', 'InvalidPlan', 'RegistryAuthFailed', 'KernelModuleMissing', 'SshRefused', 'ContainerRejected', 'HealthGateTimeout', 'QuorumNotReached', 'SecretNotFound'];
 
-function options(taskQueue: string, startToCloseTimeout: ActivityOptions['startToCloseTimeout']): ActivityOptions {
+function options(taskQueue: string, startToCloseTimeout: ActivityOptions['startToCloseTimeout'], maximumAttempts = ACTIVITY_RETRY.maximumAttempts): ActivityOptions {
   return {
     taskQueue,
     startToCloseTimeout,
@@ -21,7 +21,7 @@ function options(taskQueue: string, startToCloseTimeout: ActivityOptions['startT
       initialInterval: ACTIVITY_RETRY.initialIntervalMs,
       backoffCoefficient: ACTIVITY_RETRY.backoffCoefficient,
       maximumInterval: ACTIVITY_RETRY.maximumIntervalMs,
-      maximumAttempts: ACTIVITY_RETRY.maximumAttempts,
+      maximumAttempts,
       nonRetryableErrorTypes: NON_RETRYABLE,
     },
   };
@@ -36,6 +36,7 @@ function activityProxies(queues: TaskQueues, simulated: boolean): Proxies {
     deploy: proxyActivities<ActivityFunctions>(options(hostQueue, '10m')),
     // A gate that times out is not retried (HealthGateTimeout); a gate whose worker died is.
     health: proxyActivities<ActivityFunctions>(options(hostQueue, '1h')),
+    probe: proxyActivities<ActivityFunctions>(options(hostQueue, '2m', 1)),
   };
 }
 

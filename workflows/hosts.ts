@@ -16,6 +16,9 @@ import { Replacements } from './replacement';
 
 /** Patch id: a settling part prepares its hosts while it surveys them, not after. */
 export const PREPARE_WHILE_SURVEYED = 'prepare-while-surveyed';
+/** Patch id: a settled part prepares the hosts it surveyed ahead of their turn (whose later containers run as planned
+ *  too), within its slots; their own parts then find them prepared. */
+export const PREPARE_AHEAD_OF_TURN = 'prepare-ahead-of-turn';
 /** Patch id: an operator who skips a quorum gate goes on without it, as with any skipped step (before: the stage failed). */
 export const SKIPPED_QUORUM_GOES_ON = 'skipped-quorum-goes-on';
 
@@ -31,6 +34,9 @@ export interface HostPartInput {
   settle: boolean;
   /** Survey results of hosts an earlier part surveyed (their later stages included), by host. */
   surveyed?: Record<string, SurveyedContainer[]>;
+  /** Hosts of this part that an earlier, settled part prepared ahead of their turn, with what it found (while what runs
+   *  settles parts): their prepare steps are done. */
+  preparedAhead?: Record<string, string>;
   queues: TaskQueues;
   abortAll?: boolean;
   /** Started ahead of its turn, while what runs settles parts (every host already surveyed): decides whether it would
@@ -71,12 +77,17 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
   setHandler(proceedSignal, (p) => void (proceed = p));
 
   const prepared = new Map<string, Promise<unknown>>();
+  let preparedAhead = input.preparedAhead ?? {};
   const prepare = (host: PlannedHost): Promise<unknown> => {
     if (!part.prepare.includes(host.name)) return Promise.resolve();
+    const id = stepId('prepare', host.name);
+    if (!prepared.has(host.name) && preparedAhead[host.name] !== undefined) {
+      steps.log.finish(id, 'completed', `prepared ahead of its turn: ${preparedAhead[host.name]}`);
+      prepared.set(host.name, Promise.resolve());
+    }
     if (!prepared.has(host.name)) {
-      const id = stepId('prepare', host.name);
       // Called while holding the host's slot; a parked preparation gives it back until an operator decides.
-      prepared.set(host.name, steps.run(id, () => calls.call('deploy', 'prepareHost', `prepare ${host.name} (${host.address})`, { host, ssh: plan.ssh, registry: { address: plan.registry.address, ca: plan.registry.ca }, ...simulate }), (r) => r.items.map((i) => `${i.item}: ${i.outcome}`).join('; ') || 'nothing to do', heldSlot(slots)));
+      prepared.set(host.name, steps.run(id, () => calls.call('deploy', 'prepareHost', `prepare ${host.name} (${host.address})`, prepareRequest(host)), preparedDetail, heldSlot(slots)));
     }
     return prepared.get(host.name)!;
   };
@@ -84,6 +95,7 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
   // What already runs: asked per host (within the slots), while every earlier part was settled the same way.
   let settled = false;
   const surveyedAhead: Record<string, SurveyedContainer[]> = {};
+  const preparedHere: Record<string, string> = {};
   let settle = input.settle;
   if (settle) {
     // The hosts prepared here are prepared while they are surveyed: a settled part needs them prepared, and a part that
@@ -96,14 +108,20 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
       if (ahead.length && !surveyedBefore[h.name]) surveyedAhead[h.name] = ahead;
     }
     const runs = runsAsPlanned(surveys);
+    // Settled so far: the hosts surveyed ahead whose containers run as planned are prepared now, within the slots, so
+    // that their parts (settled too, on a redeploy where nothing changed) need no preparation of their own at their turn.
+    const preparingAhead = runs && !input.aheadOfTurn && ahead.length && patched(PREPARE_AHEAD_OF_TURN) ? prepareAhead(ahead.filter((h) => runsAhead(surveys.get(h.name), h))) : Promise.resolve();
     if (input.aheadOfTurn) {
       await getExternalWorkflowHandle(input.runId).signal(partReadySignal, { part: steps.result().workflowId, settled: runs });
       await condition(() => proceed !== undefined);
       if ('blocked' in proceed!) return blockedOutcome(proceed.blocked);
-      // Not settled after all: a part before this one needed work, so these containers are reconciled and gated again.
+      // Not settled after all: a part before this one needed work, so these containers are reconciled and gated again,
+      // and its hosts prepared again (the preparation ahead may be long past).
       settle = proceed!.settle;
+      if (!settle) preparedAhead = {};
     }
     settled = settle && runs && (await settleBySurvey(surveys));
+    await preparingAhead;
   }
   let ok = settled;
   // Hosts with nothing to run here are only prepared, after the hosts that gate the stage have their slots.
@@ -122,10 +140,31 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
     await Promise.allSettled(bringUps);
   } else {
     idle = prepareIdle();
-    await getExternalWorkflowHandle(input.runId).signal(partGateSignal, { part: steps.result().workflowId, ok: true, settled: true, surveyedAhead });
+    await getExternalWorkflowHandle(input.runId).signal(partGateSignal, { part: steps.result().workflowId, ok: true, settled: true, surveyedAhead, ...(Object.keys(preparedHere).length ? { preparedAhead: preparedHere } : {}) });
   }
   await Promise.all(idle);
   return partOutcome({ ...steps.result(), ok: ok && !steps.failures.length, settled });
+
+  function prepareRequest(host: PlannedHost) {
+    return { host, ssh: plan.ssh, registry: { address: plan.registry.address, ca: plan.registry.ca }, ...simulate };
+  }
+
+  /** Prepares hosts of later parts, each in a slot, once and without retries: one that fails is left to its own part,
+   *  where a failure can park. What each found goes to the run with this part's gate. */
+  async function prepareAhead(list: PlannedHost[]): Promise<void> {
+    await Promise.all(list.map((host) => slots.run(async () => {
+      try {
+        preparedHere[host.name] = preparedDetail(await calls.call('probe', 'prepareHost', `prepare ${host.name} (${host.address}) ahead of its turn`, prepareRequest(host)));
+      } catch {
+        // Its own part prepares it at its turn.
+      }
+    })));
+  }
+
+  /** Whether everything a host surveyed ahead runs later answers (its part may then be settled at its turn). */
+  function runsAhead(found: Map<string, SurveyedContainer> | null | undefined, host: PlannedHost): boolean {
+    return Boolean(found) && laterOn(host.name).every((c) => found!.get(c.name)?.healthy);
+  }
 
   /** A part started ahead of its turn whose turn never came (a part before it failed): its steps are blocked. */
   function blockedOutcome(reason: string): HostPartResult {
@@ -328,6 +367,8 @@ function hostStates(all: Step[], hosts: string[]): HostStates {
   }
   return states;
 }
+
+const preparedDetail = (r: { items: { item: string; outcome: string }[] }) => r.items.map((i) => `${i.item}: ${i.outcome}`).join('; ') || 'nothing to do';
 
 const containerKey = (c: PlannedContainer) => `${c.name}@${c.host}`;
 

@@ -73,10 +73,12 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   // what runs, each host is surveyed once, by its first part, for all its stages: later parts get those results.
   const gates = new Map<string, PartGate>();
   const surveyed = new Map<string, SurveyedContainer[]>();
+  const preparedAhead = new Map<string, string>();
   setHandler(partGateSignal, (gate) => {
-    const { part, surveyedAhead } = gate;
+    const { part } = gate;
     gates.set(part, gate);
-    for (const [host, found] of Object.entries(surveyedAhead ?? {})) surveyed.set(host, found);
+    for (const [host, found] of Object.entries(gate.surveyedAhead ?? {})) surveyed.set(host, found);
+    for (const [host, detail] of Object.entries(gate.preparedAhead ?? {})) preparedAhead.set(host, detail);
   });
 
   // Parts started ahead of their turn (below) say whether what runs would settle them, then wait for their turn.
@@ -108,7 +110,10 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     for (const records of batched.slice(after + 1)) {
       if (records.some((r) => r.ahead !== undefined)) continue;
       if (!neededImages(records).every((n) => refs[n]) || !busyHosts(records).every((h) => surveyed.has(h))) return;
-      for (const r of records) r.ahead = startHostPart(input, r.p, r.record, { settle: true, surveyed, ahead: [] }, parking, refs, unavailable, true);
+      for (const r of records) {
+        r.preparedAhead = r.p.prepare.filter((h) => preparedAhead.has(h));
+        r.ahead = startHostPart(input, r.p, r.record, { settle: true, surveyed, preparedAhead, ahead: [] }, parking, refs, unavailable, true);
+      }
     }
   };
   for (const [index, records] of batched.entries()) {
@@ -130,7 +135,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     for (const [i, r] of records.entries()) {
       const { p, record } = r;
       running.push(starts.run(async () => {
-        const child = r.ahead ? await takeTurn(r) : await startHostPart(input, p, record, { settle: settling, surveyed, ahead: i === 0 ? ahead : [] }, parking, refs, unavailable);
+        const child = r.ahead ? await takeTurn(r) : await startHostPart(input, p, record, { settle: settling, surveyed, preparedAhead, ahead: i === 0 ? ahead : [] }, parking, refs, unavailable);
         await condition(() => gates.has(record.workflowId));
         return child;
       }).then((child) => finishPart(child, record, summary)));
@@ -138,7 +143,10 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     await condition(() => records.every(({ record }) => gates.has(record.workflowId)));
     const results = records.map(({ record }) => gates.get(record.workflowId)!);
     settling = settling && results.every((r) => r.settled);
-    if (!settling) surveyed.clear();
+    if (!settling) {
+      surveyed.clear();
+      preparedAhead.clear();
+    }
     stagesOk = results.every((r) => r.ok);
     stoppedBy ??= results.find((r) => r.stoppedBy)?.stoppedBy;
     if (!stagesOk && live[0]?.batch && live[0].batch.of > 1) stopReason = `${batchName(live[0].batch)} failed`;
@@ -148,7 +156,8 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
   await Promise.all([...running, images]);
 
   /** A part started ahead of its turn, now at its turn: told whether it may still be settled. One that is settled and
-   *  has no host to prepare cannot fail: its gate is taken as passed at once, so the batches after it go on too. */
+   *  has no host left to prepare (none, or all prepared ahead of their turn) cannot fail: its gate is taken as passed at
+   *  once, so the batches after it go on too. */
   async function takeTurn(r: BatchPart): Promise<ChildWorkflowHandle<typeof rolloutHosts>> {
     const child = await r.ahead!;
     const id = r.record.workflowId;
@@ -156,7 +165,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     r.record.status = 'running';
     const told = child.signal(proceedSignal, { settle: settling });
     // Taken as passed before the signal is delivered, so that every such part is told in the same workflow task.
-    if (settling && ready.get(id) && !r.p.prepare.length) gates.set(id, { part: id, ok: true, settled: true });
+    if (settling && ready.get(id) && r.p.prepare.every((h) => r.preparedAhead?.includes(h))) gates.set(id, { part: id, ok: true, settled: true });
     await told;
     return child;
   }
@@ -238,10 +247,13 @@ interface BatchPart {
   p: HostPart;
   record: PartRecord;
   ahead?: Promise<ChildWorkflowHandle<typeof rolloutHosts>>;
+  /** Its hosts that an earlier part prepared ahead of their turn, as passed to it when it started ahead of its turn. */
+  preparedAhead?: string[];
 }
 
-async function startHostPart(input: PipelineInput, p: HostPart, record: PartRecord, survey: { settle: boolean; surveyed: Map<string, SurveyedContainer[]>; ahead: string[] }, parking: Parking, refs: Record<string, string>, unavailable: Record<string, string>, aheadOfTurn = false): Promise<ChildWorkflowHandle<typeof rolloutHosts>> {
+async function startHostPart(input: PipelineInput, p: HostPart, record: PartRecord, survey: { settle: boolean; surveyed: Map<string, SurveyedContainer[]>; preparedAhead: Map<string, string>; ahead: string[] }, parking: Parking, refs: Record<string, string>, unavailable: Record<string, string>, aheadOfTurn = false): Promise<ChildWorkflowHandle<typeof rolloutHosts>> {
   const { settle } = survey;
+  const preparedAhead = settle ? Object.fromEntries(p.prepare.filter((h) => survey.preparedAhead.has(h)).map((h) => [h, survey.preparedAhead.get(h)!])) : {};
   // A settling part surveys its hosts' later stages too, unless an earlier part did, and the hosts it surveys ahead.
   const slice = compactSlice(input.plan, p.stage, [...p.hosts, ...survey.ahead], settle);
   const surveyed = settle ? Object.fromEntries(p.hosts.filter((h) => survey.surveyed.has(h)).map((h) => [h, survey.surveyed.get(h)!])) : {};
@@ -252,7 +264,7 @@ async function startHostPart(input: PipelineInput, p: HostPart, record: PartReco
   const last = p.hosts[p.hosts.length - 1];
   return startChild(rolloutHosts, {
     workflowId: record.workflowId,
-    args: [{ runId: input.runId, part: p, plan: slice, refs: pick(refs), unavailable: pick(unavailable), settle, surveyed, queues: input.queues, abortAll: parking.abortAll, ...(aheadOfTurn ? { aheadOfTurn } : {}) }],
+    args: [{ runId: input.runId, part: p, plan: slice, refs: pick(refs), unavailable: pick(unavailable), settle, surveyed, queues: input.queues, abortAll: parking.abortAll, ...(aheadOfTurn ? { aheadOfTurn } : {}), ...(Object.keys(preparedAhead).length ? { preparedAhead } : {}) }],
     staticSummary: `${record.label}: ${hostCount(p.hosts.length)} (${first}${p.hosts.length > 1 ? ` ... ${last}` : ''})`,
     staticDetails: `hosts: ${p.hosts.join(', ')}; at most ${p.slots} at once`,
     parentClosePolicy: ParentClosePolicy.TERMINATE,

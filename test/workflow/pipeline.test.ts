@@ -574,6 +574,14 @@ describe('the host survey: what already runs as planned and answers is left alon
     ]);
     expect(summary.containers).toEqual({ created: 0, recreated: 0, unchanged: 6 });
     expect(summary.steps.find((s) => s.id === 'quorum:zk')).toMatchObject({ status: 'completed', detail: '3 of 3 members in quorum (h1, h2, h3), 2 needed, at the survey' });
+    // Each host was prepared once: h2 and h3 by the first part too, ahead of their turn, and their own part (database)
+    // took that preparation as done instead of preparing them again at its turn.
+    expect(events.filter((e) => e.startsWith('prepare')).sort()).toEqual(['prepare h1', 'prepare h2', 'prepare h3']);
+    expect(summary.steps.filter((s) => s.kind === 'prepare').map((s) => [s.id, s.status, s.detail])).toEqual([
+      ['prepare:h1', 'completed', 'nothing to do'],
+      ['prepare:h2', 'completed', 'prepared ahead of its turn: nothing to do'],
+      ['prepare:h3', 'completed', 'prepared ahead of its turn: nothing to do'],
+    ]);
     for (const s of summary.steps.filter((x) => x.kind === 'start' || x.kind === 'health')) expect(s.status).toBe('completed');
     // The later stages' parts started ahead of their turn, at once, as soon as the first part's survey was in: config
     // started before database was told its turn had come.
@@ -582,6 +590,21 @@ describe('the host survey: what already runs as planned and answers is left alon
     const toldTurn = (stage: string) => history.findIndex((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes?.signalName === 'proceed' && e.signalExternalWorkflowExecutionInitiatedEventAttributes.workflowExecution?.workflowId === `wf-survey-noop/stage/${stage}`);
     expect(started('config')).toBeGreaterThan(-1);
     expect(toldTurn('database')).toBeGreaterThan(started('config'));
+  });
+
+  test('a host whose preparation ahead of its turn fails is prepared by its own part at its turn, and fails there', async () => {
+    const events: string[] = [];
+    const p = { ...surveyPlan(), rollout: { ...DEFAULT_ROLLOUT, parkTimeoutSeconds: 0 } };
+    const error = await runPipeline(p, stubs(events, { inRegistry: ['a'], running: everything, failPrepare: 'h3' }), 'wf-survey-prepare-ahead-fails').catch((e: unknown) => e);
+    const summary = await failedRun(error);
+    // Tried once ahead (no retries: it is not a step of its own), then once more by the database part, where it failed.
+    expect(events.filter((e) => e === 'prepare h3')).toHaveLength(2);
+    expect(summary.failedStep?.id).toBe('prepare:h3');
+    expect(summary.steps.find((s) => s.id === 'prepare:h2')).toMatchObject({ status: 'completed', detail: 'prepared ahead of its turn: nothing to do' });
+    // Its zk member is blocked; the other two are a quorum, so the config stage still came up.
+    expect(summary.steps.find((s) => s.id === 'start:zk@h3')).toMatchObject({ status: 'blocked', detail: 'preparation of h3 failed' });
+    expect(summary.parts.find((x) => x.workflowId === 'wf-survey-prepare-ahead-fails/stage/database')).toMatchObject({ status: 'failed' });
+    expect(summary.parts.find((x) => x.workflowId === 'wf-survey-prepare-ahead-fails/stage/config')).toMatchObject({ status: 'completed' });
   });
 
   test('a part started ahead of its turn whose turn never comes: its steps are blocked and none of them runs', async () => {
