@@ -3,6 +3,12 @@
 # and the lab. Safe to re-run; slow parts are cached in ~/.cache/contrail-deploy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The Go builds (the Temporal CLI; the production-shaped cluster's server, schema tool and UI) need only Go and take
+# minutes of CPU: on a fresh machine they run while the Debian packages install, and are cached once built.
+go_log="${CONTRAIL_LAB_DIR:-.lab}/logs/setup-go-builds.log"
+mkdir -p "$(dirname "$go_log")"
+(bash lab/lab.sh temporal-cli >/dev/null && bash lab/temporal-cluster.sh build) >"$go_log" 2>&1 &
+go_builds=$!
 if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
   echo "[setup] installing Debian packages"
   apt-get update -qq >/dev/null
@@ -18,7 +24,5 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
   echo "[setup] npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+wait "$go_builds" || { cat "$go_log" >&2; echo "[setup] the Temporal builds failed (above)" >&2; exit 1; }
 bash lab/lab.sh up "$@"
-# The production-shaped Temporal's binaries (server, schema tool, UI): built once into the cache (about 8 minutes on
-# 2 cores), so that its e2e test (which starts the cluster) does not pay for it.
-bash lab/temporal-cluster.sh build

@@ -1,13 +1,16 @@
 // A real Cassandra ring across hosts: one node on each of the three lab hosts, every one a seed (CASSANDRA_SERVER is
 // derived from where the service runs). The ring forms, the quorum gate passes on what the ring says through CQL
 // (system.local and system.peers), and a keyspace with replication factor 3 takes a write at QUORUM on one host that
-// a QUORUM read on another host gives back, from inside the started containers, as a user would.
+// a QUORUM read on another host gives back, from inside the started containers, as a user would. Then each node as the
+// image promises (Thrift and CQL on the host address, data under the host volume, no quorum without a majority): the
+// infra image tests leave Cassandra to this file, so that its JVMs start once.
 // Sibling of quorum.test.ts (ZooKeeper); `down --purge-data` leaves the hosts' Cassandra directories empty again.
 import * as fs from 'fs';
 import * as path from 'path';
 import { PROJECT_ROOT } from '../../lib/paths';
 import type { RunSummary, Step } from '../../model/steps';
 import { scratchDir } from '../helpers/files';
+import { talk, thriftDescribeVersion } from '../helpers/net';
 import { cli, labStatus, labTopology, lastJsonLine, sshRun, startWorker, uniqueSuffix, type LabStatus, type WorkerProcess } from '../helpers/lab';
 
 jest.setTimeout(20 * 60 * 1000);
@@ -71,4 +74,22 @@ test('three Cassandra nodes on three hosts form a ring, pass the quorum gate, an
   expect([write.code, write.stderr]).toEqual([0, '']);
   expect(cql(compute2, '--consistency', 'QUORUM', `SELECT host FROM ring.writes WHERE id = '${suffix}'`)).toMatchObject({ code: 0, stdout: `${controller.name}\n` });
   expect(cql(compute1, "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = 'ring'").stdout).toContain("'replication_factor': '3'");
+});
+
+test('each node as its clients and operators meet it: Thrift and CQL on its host address, its data under the host volume, and a member list it cannot see has no quorum', async () => {
+  const members = lab.hosts.slice(0, 3); // the ring's hosts (see beforeAll)
+  for (const h of members) {
+    // Thrift as pycassa (Contrail's API server) asks first, from outside: describe_version, answered with the API version.
+    expect([h.name, await talk(h.address, 9160, thriftDescribeVersion(), /20\.1\.0/)]).toEqual([h.name, expect.stringMatching(/describe_version[\s\S]*20\.1\.0\x00?$/)]);
+    expect(cql(h, 'health')).toMatchObject({ code: 0, stdout: `cassandra 3.11.19 on ${h.address}: CQL answers, Thrift API 20.1.0 answers\n` });
+    // Everything it writes (the commit log too) is under the host's directory, which outlives the container.
+    const volume = sshRun(lab, h.name, 'ls /dockervolumes/cassandra1/var/lib/cassandra/data /dockervolumes/cassandra1/var/lib/cassandra/data/data');
+    expect([h.name, volume.stdout]).toEqual([h.name, expect.stringMatching(/commitlog[\s\S]*data[\s\S]*hints[\s\S]*saved_caches[\s\S]*\bring\b/)]);
+  }
+  // Told of two members it never met (addresses nothing answers on), a node has no quorum, and says which are missing.
+  const [controller] = members;
+  const split = sshRun(lab, controller.name, `docker exec -e 'CASSANDRA_SERVER=${controller.address} 10.213.57.98 10.213.57.99' ${ring} cql ring`);
+  expect([split.code, split.stderr]).toEqual([1, expect.stringMatching(/^cql: no quorum: 1 of 3 members in the ring answer, 2 needed \(.*\)\n$/)]);
+  expect(split.stderr).toContain(`${controller.address} up`);
+  expect(split.stderr).toContain('10.213.57.98 not in the ring');
 });
