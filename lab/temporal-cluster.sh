@@ -102,7 +102,7 @@ ensure_binaries() {
     go_install "go.temporal.io/server/cmd/tools/sql@$SERVER_VERSION" sql "$SQL_TOOL_BIN"
   fi
   if [[ ! -x $SERVER_BIN ]]; then
-    log "building the Temporal server $SERVER_VERSION into $BIN_DIR (once; about 8 minutes on 2 cores)"
+    log "building the Temporal server $SERVER_VERSION into $BIN_DIR (once; 3 to 8 minutes on 2 cores, less when the CLI was built first)"
     go_install "go.temporal.io/server/cmd/server@$SERVER_VERSION" server "$SERVER_BIN"
   fi
   if [[ ! -x $UI_BIN ]]; then

@@ -43,8 +43,8 @@ scratch() {
   echo "$work/$name.yaml"
 }
 
-# deploy-noop-stages is kept: recorded from code before a patch, it proves that guard (see replay.test.ts).
-find "$OUT" -name '*.json' ! -name 'deploy-noop-stages*' -delete
+# deploy-noop-* are kept: each recorded from code before a patch, it proves that guard (see replay.test.ts).
+find "$OUT" -name '*.json' ! -name 'deploy-noop-*' -delete
 "${CLI[@]}" down topology/smoke.yaml >/dev/null 2>&1 || true
 
 # A completed deploy, then the same again: settled by the survey.

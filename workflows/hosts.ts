@@ -96,21 +96,27 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
   let settled = false;
   const surveyedAhead: Record<string, SurveyedContainer[]> = {};
   const preparedHere: Record<string, string> = {};
+  const preparingAhead: Promise<void>[] = [];
   let settle = input.settle;
   if (settle) {
     // The hosts prepared here are prepared while they are surveyed: a settled part needs them prepared, and a part that
     // is not starts with it. (Not before a part's turn: that is host work. Guarded: runs in flight prepare after.)
     if (!input.aheadOfTurn && patched(PREPARE_WHILE_SURVEYED)) for (const h of busy) void slots.run(() => prepare(h)).catch(() => undefined);
     const found = (h: PlannedHost) => (surveyedBefore[h.name] ? Promise.resolve(new Map(surveyedBefore[h.name].map((c) => [c.container, c]))) : slots.run(() => survey(h)));
-    const surveys = new Map(await Promise.all([...busy, ...ahead].map(async (h) => [h.name, await found(h)] as const)));
+    // A host surveyed ahead whose containers all run and answer is prepared at once, in a slot, while the other surveys
+    // and this part's own preparation go on: its part (settled too, on a redeploy where nothing changed) then needs no
+    // preparation at its turn. Not for a part started ahead of its turn (it does no host work before it).
+    const surveyedHost = async (h: PlannedHost) => {
+      const f = await found(h);
+      if (!own.has(h.name) && !input.aheadOfTurn && runsAhead(f, h) && patched(PREPARE_AHEAD_OF_TURN)) preparingAhead.push(prepareAhead(h));
+      return [h.name, f] as const;
+    };
+    const surveys = new Map(await Promise.all([...busy, ...ahead].map(surveyedHost)));
     for (const h of [...busy, ...ahead]) {
       const ahead = laterOn(h.name).map((c) => surveys.get(h.name)?.get(c.name)).filter((c) => c !== undefined);
       if (ahead.length && !surveyedBefore[h.name]) surveyedAhead[h.name] = ahead;
     }
     const runs = runsAsPlanned(surveys);
-    // Settled so far: the hosts surveyed ahead whose containers run as planned are prepared now, within the slots, so
-    // that their parts (settled too, on a redeploy where nothing changed) need no preparation of their own at their turn.
-    const preparingAhead = runs && !input.aheadOfTurn && ahead.length && patched(PREPARE_AHEAD_OF_TURN) ? prepareAhead(ahead.filter((h) => runsAhead(surveys.get(h.name), h))) : Promise.resolve();
     if (input.aheadOfTurn) {
       await getExternalWorkflowHandle(input.runId).signal(partReadySignal, { part: steps.result().workflowId, settled: runs });
       await condition(() => proceed !== undefined);
@@ -121,7 +127,6 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
       if (!settle) preparedAhead = {};
     }
     settled = settle && runs && (await settleBySurvey(surveys));
-    await preparingAhead;
   }
   let ok = settled;
   // Hosts with nothing to run here are only prepared, after the hosts that gate the stage have their slots.
@@ -139,26 +144,29 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
     await getExternalWorkflowHandle(input.runId).signal(partGateSignal, { part: steps.result().workflowId, ok, settled: false, surveyedAhead, ...(ok ? {} : { stoppedBy: stopper() }) });
     await Promise.allSettled(bringUps);
   } else {
+    // The run passes what was prepared ahead on with this gate: wait for it (it ran beside this part's own work). Only
+    // when there is some: an await here would put the idle hosts' preparations before the gate in the command order,
+    // which runs recorded before preparation ahead do not have.
+    if (preparingAhead.length) await Promise.all(preparingAhead);
     idle = prepareIdle();
     await getExternalWorkflowHandle(input.runId).signal(partGateSignal, { part: steps.result().workflowId, ok: true, settled: true, surveyedAhead, ...(Object.keys(preparedHere).length ? { preparedAhead: preparedHere } : {}) });
   }
-  await Promise.all(idle);
+  await Promise.all([...idle, ...preparingAhead]);
   return partOutcome({ ...steps.result(), ok: ok && !steps.failures.length, settled });
 
   function prepareRequest(host: PlannedHost) {
     return { host, ssh: plan.ssh, registry: { address: plan.registry.address, ca: plan.registry.ca }, ...simulate };
   }
 
-  /** Prepares hosts of later parts, each in a slot, once and without retries: one that fails is left to its own part,
-   *  where a failure can park. What each found goes to the run with this part's gate. */
-  async function prepareAhead(list: PlannedHost[]): Promise<void> {
-    await Promise.all(list.map((host) => slots.run(async () => {
-      try {
-        preparedHere[host.name] = preparedDetail(await calls.call('probe', 'prepareHost', `prepare ${host.name} (${host.address}) ahead of its turn`, prepareRequest(host)));
-      } catch {
-        // Its own part prepares it at its turn.
-      }
-    })));
+  /** Prepares a host of a later part in a slot, once and without retries: one that fails is left to its own part, where
+   *  a failure can park. What it found goes to the run with this part's gate. */
+  async function prepareAhead(host: PlannedHost): Promise<void> {
+    try {
+      const r = await slots.run(() => calls.call('probe', 'prepareHost', `prepare ${host.name} (${host.address}) ahead of its turn`, prepareRequest(host)));
+      preparedHere[host.name] = preparedDetail(r);
+    } catch {
+      // Its own part prepares it at its turn.
+    }
   }
 
   /** Whether everything a host surveyed ahead runs later answers (its part may then be settled at its turn). */
