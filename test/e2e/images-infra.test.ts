@@ -38,6 +38,7 @@ const ENV: Record<string, Record<string, string>> = {
   mariadb: { HOST_IP, MYSQL_ROOT_PASSWORD: secrets.mysqlRoot },
   keystone: { HOST_IP, ADMIN_TOKEN: secrets.adminToken, MYSQL_SERVER: HOST_IP, KEYSTONE_DB_PASSWORD: secrets.keystoneDb, MEMCACHED_SERVER: HOST_IP },
   zookeeper: { HOST_IP, ZOOKEEPER_SERVER: HOST_IP },
+  cassandra: { HOST_IP, CASSANDRA_SERVER: HOST_IP },
 };
 
 let catalog: Map<string, ImageSpec>;
