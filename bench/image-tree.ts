@@ -82,8 +82,7 @@ function imageSizes(lab: LabStatus, summary: RunSummary): Record<string, number>
 
 async function buildTree(lab: LabStatus, tree: string, topology: string, limits: string[], env: NodeJS.ProcessEnv): Promise<TreeResult> {
   console.log(`[bench] ${tree}: contrail-deploy build --no-cache ${limits.join(' ')} ...`);
-  const { seconds, value: r } = await timed(() => cli(['build', topology, '--json', '--no-cache', ...limits], env));
-  const summary = lastJsonLine<RunSummary>(r.stdout);
+  const { seconds, value: summary } = await timed(() => runToEnd(['build', topology, '--json', '--no-cache', ...limits], env));
   // A failed image (and its blocked subtree) is reported, not fatal: the figures then cover the images that were built.
   // `build --json` prints the first failed step (failedStep), not the summary's full list.
   const failed = [
@@ -91,20 +90,24 @@ async function buildTree(lab: LabStatus, tree: string, topology: string, limits:
     ...(summary.parked ?? []).map((p) => `${p.id} (parked): ${p.error.split('\n')[0]}`),
   ];
   if (summary.status !== 'completed') console.log(`[bench]     the build ended ${summary.status}:\n  ${failed.join('\n  ')}`);
-  // A parked run would wait for an operator until its park timeout: the bench ends it, so that none is left behind.
-  if (summary.status === 'parked') await cli(['abort', summary.runId], env);
   const registryBytes = await uniqueRegistryBytes(lab, summary.digests);
   console.log(`[bench]     ${seconds.toFixed(1)} s, ${summary.images.built} built, ${(registryBytes / 1e6).toFixed(0)} MB in the registry`);
   return { tree, images: Object.keys(summary.digests).length, seconds, registryBytes, imageBytes: imageSizes(lab, summary), failed };
 }
 
-/** The lab stack deployed cold with one tree's images (already in the registry): pulls are most of the difference. */
+/** A build or run to its end; a parked one would wait for an operator until its park timeout, so the bench aborts it
+ *  (none is left behind) and reports it as parked. */
+async function runToEnd(args: string[], env: NodeJS.ProcessEnv): Promise<RunSummary> {
+  const summary = lastJsonLine<RunSummary>((await cli(args, env)).stdout);
+  if (summary.status === 'parked') await cli(['abort', summary.runId], env);
+  return summary;
+}
+
+/** The lab stack deployed cold with one tree's images (already in the registry; the hosts pull them). */
 async function deployTree(lab: LabStatus, t: TreeResult, topology: string, env: NodeJS.ProcessEnv): Promise<void> {
   emptyHosts(lab);
   console.log(`[bench] ${t.tree}: contrail-deploy run, cold (hosts without containers or images) ...`);
-  const { seconds, value: r } = await timed(() => cli(['run', topology, '--json'], env));
-  const summary = lastJsonLine<RunSummary>(r.stdout);
-  if (summary.status === 'parked') await cli(['abort', summary.runId], env);
+  const { seconds, value: summary } = await timed(() => runToEnd(['run', topology, '--json'], env));
   t.deploy = { seconds: round(seconds), status: summary.status, containers: summary.containers };
   console.log(`[bench]     ${seconds.toFixed(1)} s, ${summary.status}, ${JSON.stringify(summary.containers)}`);
 }

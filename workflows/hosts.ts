@@ -16,8 +16,8 @@ import { Replacements } from './replacement';
 
 /** Patch id: a settling part prepares its hosts while it surveys them, not after. */
 export const PREPARE_WHILE_SURVEYED = 'prepare-while-surveyed';
-/** Patch id: a settled part prepares the hosts it surveyed ahead of their turn (whose later containers run as planned
- *  too), within its slots; their own parts then find them prepared. */
+/** Patch id: a settling part prepares each host it surveyed ahead of its turn whose containers all run and answer, in
+ *  its own slots; their own parts then find them prepared. */
 export const PREPARE_AHEAD_OF_TURN = 'prepare-ahead-of-turn';
 /** Patch id: an operator who skips a quorum gate goes on without it, as with any skipped step (before: the stage failed). */
 export const SKIPPED_QUORUM_GOES_ON = 'skipped-quorum-goes-on';
