@@ -92,6 +92,7 @@ start_temporal() {
     for sa in "${SEARCH_ATTRIBUTES[@]}"; do sa_args+=(--search-attribute "$sa=Keyword"); done
     setsid "$cli" server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
       --db-filename "$LAB_DIR/temporal/temporal.db" --namespace default "${sa_args[@]}" --log-level warn \
+      --sqlite-pragma journal_mode=WAL --sqlite-pragma synchronous=NORMAL \
       >>"$LAB_DIR/logs/temporal.log" 2>&1 </dev/null &
     echo $! >"$LAB_DIR/temporal/pid"
     log "Temporal dev server starting (pid $!)"
