@@ -35,13 +35,15 @@ export async function prepareHost(req: PrepareRequest): Promise<PrepareResult> {
   );
 }
 
+/** The engine's version, through its API (the connection the run's container steps use next). */
 async function checkEngine(s: HostSession): Promise<string> {
   await s.ensureEngineAccess('step check Docker engine');
-  const r = await s.exec(s.dockerCommand(`version --format '{{.Server.Version}}'`));
-  if (r.code !== 0) {
-    throw ApplicationFailure.retryable(`host ${s.target.host}: step check Docker engine: docker does not answer (${maskSecrets(r.stderr.trim())}). Start the Docker engine on that host.`, 'DockerEngineDown');
+  try {
+    return (await s.docker().version()).Version;
+  } catch (e) {
+    if (e instanceof SshError) throw e;
+    throw ApplicationFailure.retryable(`host ${s.target.host}: step check Docker engine: docker does not answer (${maskSecrets((e as Error).message)}). Start the Docker engine on that host.`, 'DockerEngineDown');
   }
-  return r.stdout.trim();
 }
 
 async function ensureDirectory(s: HostSession, dir: string, mode: string, owner: string | undefined): Promise<ItemOutcome> {

@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { PrepareRequest } from '../model/activity-types';
 import type { PlannedHost } from '../model/plan';
 import {
-  clockResult, DEFAULT_PREFLIGHT_LIMITS, diskResult, dockerResult, holderOf, modulesResult, parseContainerPids, parseDisk, parseHostClock, parseListeners, parseParents,
+  clockResult, DEFAULT_PREFLIGHT_LIMITS, diskResult, dockerResult, holderOf, modulesResult, parseContainerPids, parseDisk, parseHostClock, parseListeners, parseParents, parseProcesses,
   parseRegistryProbe, parseSize, portsResult, preflightFailure, registryResult, sudoResult,
   type CheckName, type CheckResult, type Holder, type HostReport, type PlannedPort, type PreflightLimits,
 } from '../model/preflight';
@@ -143,9 +143,24 @@ async function checkPorts(s: HostSession, ports: PlannedPort[]): Promise<CheckRe
   return portsResult(ports, busy, holders);
 }
 
-/** Name and main process of each running container, and every process's parent, in one command: one `docker
- *  inspect` of them all (an inspect per container through the API cost about a second on a host with 40 of them). */
-async function processTree(s: HostSession): Promise<{ containers: { name: string; pid: number }[]; parents: Map<number, number> }> {
+type ProcessTree = { containers: { name: string; pid: number }[]; parents: Map<number, number> };
+
+/** Each running container with the process its processes descend from, and every process's parent. Usually one `ps`
+ *  and one container listing through the API: a container's shim (named by `ps`) is its processes' ancestor. Where a
+ *  container has no containerd shim (another runtime), one `docker inspect` of them all gives the main processes. */
+async function processTree(s: HostSession): Promise<ProcessTree> {
+  const [ps, listed] = await Promise.all([s.exec(s.asRoot('ps -e -o pid=,ppid=,args='), COMMAND_TIMEOUT_MS), s.docker().listContainers().catch(() => null)]);
+  if (ps.code === 0 && listed) {
+    const { parents, shims } = parseProcesses(ps.stdout);
+    const containers = listed.map((c) => ({ name: (c.Names[0] ?? c.Id).replace(/^\//, ''), pid: shims.get(c.Id) ?? 0 }));
+    if (containers.every((c) => c.pid > 0)) return { containers, parents };
+  }
+  return inspectedTree(s);
+}
+
+/** The same from `docker inspect` of every running container (an inspect per container through the API cost about a
+ *  second on a host with 40 of them; two docker commands cost about 0.1 s). */
+async function inspectedTree(s: HostSession): Promise<ProcessTree> {
   const r = await s.exec(s.asRoot(`docker ps -q | xargs -r docker inspect --format '{{.Name}} {{.State.Pid}}' && echo ${PS_MARK} && ps -e -o pid=,ppid=`), COMMAND_TIMEOUT_MS);
   const [inspected, ps] = r.stdout.split(`${PS_MARK}\n`);
   if (r.code !== 0 || ps === undefined) throw new Error(`docker inspect failed: ${maskSecrets(r.stderr.trim()) || `exit ${r.code}`}`);

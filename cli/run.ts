@@ -85,8 +85,8 @@ export async function startAndFollow(plan: Plan, values: Record<string, unknown>
   // The worker (and its SDK, activities and SSH) loads only when asked for: it is most of a CLI start otherwise.
   const worker = values['with-worker'] ? (await import('../workers/worker')).runWorkers({ kinds: ['build', 'deploy'], queuePrefix: queuePrefix(), signal: controller.signal }) : undefined;
   try {
-    if (!worker) await warnWithoutWorkers(client, queues);
-    await refuseConcurrentRun(client, plan.topology, plan.release);
+    // Independent questions to the server: asked at once.
+    await Promise.all([worker ? undefined : warnWithoutWorkers(client, queues), refuseConcurrentRun(client, plan.topology, plan.release)]);
     const runId = `${plan.topology}-${plan.release}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
     const initiator = String(values.initiator ?? `${os.userInfo().username}@${os.hostname()}`);
     const handle = await client.workflow.start(deployPipeline, {
@@ -228,10 +228,10 @@ async function refuseConcurrentRun(client: Client, topology: string, release: st
 }
 
 export async function warnWithoutWorkers(client: Client, queues: TaskQueues): Promise<void> {
-  for (const [kind, name] of Object.entries(queues)) {
+  await Promise.all(Object.entries(queues).map(async ([kind, name]) => {
     const r = await client.workflowService
       .describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name }, taskQueueType: kind === 'deploy' ? 1 : 2 })
       .catch(() => undefined);
     if (r && !r.pollers?.length) console.error(`warning: no worker polls task queue ${name}: start one with "contrail-deploy worker --queues ${kind}" (the run waits for it)`);
-  }
+  }));
 }

@@ -169,6 +169,21 @@ export function parseParents(out: string): Map<number, number> {
   return new Map(out.split('\n').map((l) => l.trim().split(/\s+/).map(Number)).filter((f) => f.length === 2 && f.every(Number.isInteger)).map(([pid, ppid]) => [pid, ppid] as [number, number]));
 }
 
+/** `ps -e -o pid=,ppid=,args=` lines: every process's parent, and each container's runtime shim by container id (a
+ *  containerd shim's arguments name the container it runs: `-id <64 hex>`); its processes all descend from it. */
+export function parseProcesses(out: string): { parents: Map<number, number>; shims: Map<string, number> } {
+  const parents = new Map<number, number>();
+  const shims = new Map<string, number>();
+  for (const line of out.split('\n')) {
+    const m = /^\s*(\d+)\s+(\d+)(?:\s+(.*))?$/.exec(line);
+    if (!m) continue;
+    parents.set(Number(m[1]), Number(m[2]));
+    const shim = /containerd-shim\S*\s.*?-id\s+([0-9a-f]{64})\b/.exec(m[3] ?? '');
+    if (shim) shims.set(shim[1], Number(m[1]));
+  }
+  return { parents, shims };
+}
+
 /** `docker inspect --format '{{.Name}} {{.State.Pid}}'` lines: each running container's name and main process. */
 export function parseContainerPids(out: string): { name: string; pid: number }[] {
   return out.split('\n').map((l) => /^\/?(\S+) (\d+)$/.exec(l.trim())).filter((m) => m !== null).map((m) => ({ name: m[1], pid: Number(m[2]) }));
@@ -177,7 +192,7 @@ export function parseContainerPids(out: string): { name: string; pid: number }[]
 /** Who holds a port: a container (its main process or a descendant listens) or a process outside any container. */
 export type Holder = { container: string } | { process: string; pid: number } | { unknown: true };
 
-/** The container whose main process is pid or one of pid's ancestors, else the listening process itself. */
+/** The container whose main process (or shim) is pid or one of pid's ancestors, else the listening process itself. */
 export function holderOf(l: Listener, containers: { name: string; pid: number }[], parents: Map<number, number>): Holder {
   const mainPids = new Map(containers.filter((c) => c.pid > 0).map((c) => [c.pid, c.name]));
   for (const p of l.processes) {

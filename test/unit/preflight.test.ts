@@ -3,7 +3,7 @@ import { compactPlan, expandPlan } from '../../model/compact-plan';
 import { makePlan } from '../../model/plan';
 import {
   apiAtLeast, clockResult, DEFAULT_PREFLIGHT_LIMITS, diskResult, dockerResult, holderOf, hostPorts, modulesResult, parseDisk, parseHostClock, parseListeners,
-  parseContainerPids, parseParents, parseRegistryProbe, parseSize, portsResult, preflightFailure, registryResult, renderReports, sudoResult, type Holder, type HostReport,
+  parseContainerPids, parseParents, parseProcesses, parseRegistryProbe, parseSize, portsResult, preflightFailure, registryResult, renderReports, sudoResult, type Holder, type HostReport,
 } from '../../model/preflight';
 import { parseTopology } from '../../model/topology';
 import type { Catalog } from '../../model/types';
@@ -78,6 +78,25 @@ describe('ports: free, or held by the container that needs them', () => {
     expect(holders.get(8082)).toEqual([{ container: 'smoke-web' }]);
     expect(holders.get(8143)).toEqual([{ process: 'nc', pid: 777 }]);
     expect(holders.get(9000)).toEqual([{ unknown: true }]);
+  });
+
+  test("ps lines: each container's shim is the ancestor of its processes, found by the container id in its arguments", () => {
+    const id = 'ab'.repeat(32);
+    const ps = [
+      '    1     0 /sbin/init',
+      ` 400     1 /usr/bin/containerd-shim-runc-v2 -namespace moby -id ${id} -address /run/containerd/containerd.sock`,
+      ' 500   400 /bin/sh /entrypoint.sh',
+      ' 501   500 httpd -DFOREGROUND',
+      ' 502   501 httpd -DFOREGROUND',
+      ' 777     1 nc -l 8143',
+      ` 900     1 vim notes-${id}`,
+    ].join('\n');
+    const { parents, shims } = parseProcesses(ps);
+    expect(shims).toEqual(new Map([[id, 400]]));
+    expect(parents.get(502)).toBe(501);
+    const viaShim = [{ name: 'smoke-web', pid: shims.get(id)! }];
+    expect(holderOf(at(8082), viaShim, parents)).toEqual({ container: 'smoke-web' });
+    expect(holderOf(at(8143), viaShim, parents)).toEqual({ process: 'nc', pid: 777 });
   });
 
   test('held by its own container passes (a redeploy); held by another container fails naming it and what to do', () => {
