@@ -60,6 +60,10 @@ export const imagesSettledSignal = defineSignal<[{ image: string; ref?: string; 
  *  may still wait on a parked minority member after it. */
 export const partGateSignal = defineSignal<[PartGate]>('partGate');
 
+/** Run -> a part started before its images were looked up (while what runs may settle it): their refs, or why they
+ *  will not be pushed. Sent once, when every image the part runs is settled. */
+export const partImagesSignal = defineSignal<[{ refs: Record<string, string>; unavailable: Record<string, string> }]>('partImages');
+
 /** Host part -> run, from a part started ahead of its turn (see the run): whether what already runs would settle it. */
 export const partReadySignal = defineSignal<[{ part: string; settled: boolean }]>('partReady');
 /** Run -> a part started ahead of its turn: its turn came (settle: whether what runs may still settle it), or it never

@@ -8,7 +8,7 @@ import type { HostPart } from '../model/parts';
 import { clustersOf, hostRef, type PlannedContainer, type PlannedHost } from '../model/plan';
 import { batchName, quorumSize } from '../model/rollout';
 import { heldSlot, Semaphore } from '../model/semaphore';
-import { partGateSignal, partReadySignal, proceedSignal, type Proceed, type TaskQueues } from '../model/shared';
+import { partGateSignal, partImagesSignal, partReadySignal, proceedSignal, type Proceed, type TaskQueues } from '../model/shared';
 import { stepId, type HostStates, type PartResult, type Step } from '../model/steps';
 import { ActivityCaller } from './activity-calls';
 import { Blocked, failureMessage, partOutcome, PartSteps, Skipped } from './part-steps';
@@ -30,6 +30,9 @@ export interface HostPartInput {
   /** Pushed refs of the images this part's containers run; images that will not be pushed, with why. */
   refs: Record<string, string>;
   unavailable: Record<string, string>;
+  /** Started before its images were looked up (while what runs may settle it): the refs come by partImagesSignal; the
+   *  surveys and preparations go on meanwhile, and nothing that needs a ref starts before they are in. */
+  imagesToCome?: boolean;
   /** Whether what already runs may settle this part (every earlier part was settled so). */
   settle: boolean;
   /** Survey results of hosts an earlier part surveyed (their later stages included), by host. */
@@ -75,6 +78,13 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
   const replacements = new Replacements({ steps, calls, rollout: plan.rollout, ssh: plan.ssh, containers, hosts, ...simulate });
   let proceed: Proceed | undefined;
   setHandler(proceedSignal, (p) => void (proceed = p));
+  const refs = { ...input.refs };
+  const unavailable = { ...input.unavailable };
+  setHandler(partImagesSignal, (images) => {
+    Object.assign(refs, images.refs);
+    Object.assign(unavailable, images.unavailable);
+  });
+  const imagesIn = () => condition(() => containers.every((c) => refs[c.image] !== undefined || unavailable[c.image] !== undefined));
 
   const prepared = new Map<string, Promise<unknown>>();
   let preparedAhead = input.preparedAhead ?? {};
@@ -116,6 +126,7 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
       const ahead = laterOn(h.name).map((c) => surveys.get(h.name)?.get(c.name)).filter((c) => c !== undefined);
       if (ahead.length && !surveyedBefore[h.name]) surveyedAhead[h.name] = ahead;
     }
+    if (input.imagesToCome) await imagesIn();
     const runs = runsAsPlanned(surveys);
     if (input.aheadOfTurn) {
       await getExternalWorkflowHandle(input.runId).signal(partReadySignal, { part: steps.result().workflowId, settled: runs });
@@ -133,6 +144,7 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
   const prepareIdle = () => plan.hosts.filter((h) => own.has(h.name) && !containersOn.get(h.name)!.length).map((h) => slots.run(() => prepare(h)).catch(() => undefined));
   let idle: Promise<unknown>[];
   if (!settled) {
+    if (input.imagesToCome) await imagesIn();
     // Each container's outcome, settled by its host's bring-up: fulfilled when healthy (or its gate was skipped).
     const outcomes = new Map(containers.map((c) => [containerKey(c), deferred()]));
     const bringUps = busy.map((h) => slots.run(() => bringUpHost(h, outcomes)));
@@ -207,7 +219,7 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
   /** True when every container runs from its pushed image and spec, answers, and each cluster has its quorum. */
   function runsAsPlanned(surveys: Map<string, Map<string, SurveyedContainer> | null>): boolean {
     const found = (c: PlannedContainer) => surveys.get(c.host)?.get(c.name);
-    if (!containers.every((c) => Boolean(found(c)?.healthy) && found(c)?.imageRef === input.refs[c.image])) return false;
+    if (!containers.every((c) => Boolean(found(c)?.healthy) && found(c)?.imageRef === refs[c.image])) return false;
     const inQuorum = (members: PlannedContainer[]) => members.filter((c) => found(c)?.inQuorum).length;
     return [...clustersOf(containers, (c) => c).values()].every((members) => inQuorum(members) >= quorumSize(members.length));
   }
@@ -260,14 +272,14 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
   /** Pulls the images this host runs in this stage before they start; a start pulls its own image if this fails. */
   async function pull(host: PlannedHost, mine: PlannedContainer[]): Promise<void> {
     const id = stepId('pull', part.stage, host.name);
-    const refs = [...new Set(mine.map((c) => input.refs[c.image]).filter(Boolean))];
-    if (!refs.length) {
+    const pulled = [...new Set(mine.map((c) => refs[c.image]).filter(Boolean))];
+    if (!pulled.length) {
       steps.log.finish(id, 'blocked', 'no image of this host was pushed');
       return;
     }
     steps.log.start(id);
     try {
-      const r = await calls.call('deploy', 'pullImages', `pull ${refs.length} images on ${host.name}`, { host: hostRef(host), imageRefs: refs, registry: plan.registry, ssh: plan.ssh, ...simulate });
+      const r = await calls.call('deploy', 'pullImages', `pull ${pulled.length} images on ${host.name}`, { host: hostRef(host), imageRefs: pulled, registry: plan.registry, ssh: plan.ssh, ...simulate });
       steps.log.finish(id, 'completed', `${r.pulled.length} pulled, ${r.present.length} already there`);
     } catch (e) {
       steps.log.finish(id, 'skipped', `pull failed, each start pulls its own image: ${failureMessage(e)}`);
@@ -283,9 +295,9 @@ export async function rolloutHosts(input: HostPartInput): Promise<HostPartResult
       steps.log.finish(startId, status, reason);
       steps.log.finish(healthId, status, reason);
     };
-    const imageRef = input.refs[c.image];
+    const imageRef = refs[c.image];
     if (!imageRef) {
-      notRun('blocked', input.unavailable[c.image] ?? `image ${c.image} was not pushed`);
+      notRun('blocked', unavailable[c.image] ?? `image ${c.image} was not pushed`);
       throw new Blocked(`image ${c.image} was not pushed`);
     }
     try {

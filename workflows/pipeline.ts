@@ -9,7 +9,7 @@ import { HOST_GROUP_SIZE, hostCount, hostParts, partLabel, partWorkflowId, type 
 import { dependentsOf, type Plan } from '../model/plan';
 import { batchName } from '../model/rollout';
 import { Semaphore } from '../model/semaphore';
-import { decideUpdate, decisionSignal, imagesSettledSignal, partGateSignal, type PartGate, partReadySignal, proceedSignal, runSummaryQuery, SEARCH_ATTRIBUTES, stepParkedSignal, stepUnparkedSignal, type TaskQueues } from '../model/shared';
+import { decideUpdate, decisionSignal, imagesSettledSignal, partGateSignal, type PartGate, partImagesSignal, partReadySignal, proceedSignal, runSummaryQuery, SEARCH_ATTRIBUTES, stepParkedSignal, stepUnparkedSignal, type TaskQueues } from '../model/shared';
 import type { SurveyedContainer } from '../model/activity-types';
 import type { Decision, PartRecord, PartResult, RunSummary } from '../model/steps';
 import { rolloutHosts, type HostPartResult } from './hosts';
@@ -19,6 +19,8 @@ import { REMOVE_ORPHANS, removeOrphansAfterRun } from './orphans';
 
 /** Patch id: parts of later batches start ahead of their turn while what runs settles them. */
 export const PARTS_AHEAD_OF_TURN = 'parts-ahead-of-turn';
+/** Patch id: while what runs may settle parts, a batch's parts start before its images are looked up. */
+export const PARTS_BEFORE_IMAGES = 'parts-before-images';
 
 export interface PipelineInput {
   runId: string;
@@ -61,7 +63,8 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
       else unavailable[image] = failed ?? `image ${image} was not pushed`;
     }
   });
-  const imagesSettled = (names: string[]) => condition(() => names.every((n) => refs[n] || unavailable[n]));
+  const settledAlready = (names: string[]) => names.every((n) => refs[n] || unavailable[n]);
+  const imagesSettled = (names: string[]) => condition(() => settledAlready(names));
   // A rollback deploys what its release tag points at: those are the refs, and nothing is built (its plan has no images).
   if (input.rollback) {
     Object.assign(refs, input.rollback.digests);
@@ -125,7 +128,11 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
       }
       continue;
     }
-    await imagesSettled(neededImages(records));
+    // While what runs may settle them, the batch's parts start before its images are looked up: their surveys and
+    // preparations go on meanwhile, and each part is told the refs when they are in (on a redeploy where nothing
+    // changed, the lookups are then off the critical path). Guarded: runs in flight wait for the images first.
+    const early = settling && !settledAlready(neededImages(records)) && patched(PARTS_BEFORE_IMAGES);
+    if (!early) await imagesSettled(neededImages(records));
     // The batch's parts share the host limit: `parallel` of them at once, each with its own slots.
     const starts = new Semaphore(live[0]?.parallel ?? 1);
     // While surveys may settle parts, the batch's first part also surveys hosts of later batches, ahead of their turn
@@ -135,7 +142,7 @@ export async function deployPipeline(input: PipelineInput): Promise<RunSummary> 
     for (const [i, r] of records.entries()) {
       const { p, record } = r;
       running.push(starts.run(async () => {
-        const child = r.ahead ? await takeTurn(r) : await startHostPart(input, p, record, { settle: settling, surveyed, preparedAhead, ahead: i === 0 ? ahead : [] }, parking, refs, unavailable);
+        const child = r.ahead ? await takeTurn(r) : await startHostPart(input, p, record, { settle: settling, surveyed, preparedAhead, ahead: i === 0 ? ahead : [] }, parking, refs, unavailable, false, early ? imagesSettled : undefined);
         await condition(() => gates.has(record.workflowId));
         return child;
       }).then((child) => finishPart(child, record, summary)));
@@ -251,7 +258,9 @@ interface BatchPart {
   preparedAhead?: string[];
 }
 
-async function startHostPart(input: PipelineInput, p: HostPart, record: PartRecord, survey: { settle: boolean; surveyed: Map<string, SurveyedContainer[]>; preparedAhead: Map<string, string>; ahead: string[] }, parking: Parking, refs: Record<string, string>, unavailable: Record<string, string>, aheadOfTurn = false): Promise<ChildWorkflowHandle<typeof rolloutHosts>> {
+/** Starts a part. One started before its images are settled (imagesToCome: waits for the names given) is told their
+ *  refs once they are. */
+async function startHostPart(input: PipelineInput, p: HostPart, record: PartRecord, survey: { settle: boolean; surveyed: Map<string, SurveyedContainer[]>; preparedAhead: Map<string, string>; ahead: string[] }, parking: Parking, refs: Record<string, string>, unavailable: Record<string, string>, aheadOfTurn = false, imagesToCome?: (names: string[]) => Promise<void>): Promise<ChildWorkflowHandle<typeof rolloutHosts>> {
   const { settle } = survey;
   const preparedAhead = settle ? Object.fromEntries(p.prepare.filter((h) => survey.preparedAhead.has(h)).map((h) => [h, survey.preparedAhead.get(h)!])) : {};
   // A settling part surveys its hosts' later stages too, unless an earlier part did, and the hosts it surveys ahead.
@@ -262,13 +271,19 @@ async function startHostPart(input: PipelineInput, p: HostPart, record: PartReco
   if (!aheadOfTurn) record.status = 'running';
   const first = p.hosts[0];
   const last = p.hosts[p.hosts.length - 1];
-  return startChild(rolloutHosts, {
+  const child = await startChild(rolloutHosts, {
     workflowId: record.workflowId,
-    args: [{ runId: input.runId, part: p, plan: slice, refs: pick(refs), unavailable: pick(unavailable), settle, surveyed, queues: input.queues, abortAll: parking.abortAll, ...(aheadOfTurn ? { aheadOfTurn } : {}), ...(Object.keys(preparedAhead).length ? { preparedAhead } : {}) }],
+    args: [{ runId: input.runId, part: p, plan: slice, refs: pick(refs), unavailable: pick(unavailable), settle, surveyed, queues: input.queues, abortAll: parking.abortAll, ...(aheadOfTurn ? { aheadOfTurn } : {}), ...(Object.keys(preparedAhead).length ? { preparedAhead } : {}), ...(imagesToCome ? { imagesToCome: true } : {}) }],
     staticSummary: `${record.label}: ${hostCount(p.hosts.length)} (${first}${p.hosts.length > 1 ? ` ... ${last}` : ''})`,
     staticDetails: `hosts: ${p.hosts.join(', ')}; at most ${p.slots} at once`,
     parentClosePolicy: ParentClosePolicy.TERMINATE,
   });
+  if (imagesToCome) {
+    await imagesToCome([...used]);
+    // A part that ended meanwhile (terminated with the run) needs nothing.
+    await child.signal(partImagesSignal, { refs: pick(refs), unavailable: pick(unavailable) }).catch(() => undefined);
+  }
+  return child;
 }
 
 async function finishPart(child: ChildWorkflowHandle<typeof rolloutHosts>, record: PartRecord, summary: RunSummary): Promise<void> {

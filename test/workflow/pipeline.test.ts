@@ -189,9 +189,13 @@ test('each sub builds after its own parent is pushed, on exactly that digest; se
   expect(events.filter((e) => e.startsWith('publish'))).toEqual(['publish r1 a,b,c,d']);
   expect(events.indexOf('publish r1 a,b,c,d')).toBeGreaterThan(Math.max(...['a', 'b', 'c', 'd'].map((n) => events.indexOf(`pushed ${n}`))));
   expect(summary.releaseTag).toEqual({ tag: 'r1', moved: true, changed: 4 });
+  // While what runs may settle it, the first stage's part starts with the image tree: its host is surveyed and
+  // prepared while the image builds, and its container starts once the image is pushed (above).
+  expect(events.findIndex((e) => e.startsWith('survey h1'))).toBeLessThan(events.indexOf('pushed b'));
+  expect(events.indexOf('prepare h1')).toBeLessThan(events.indexOf('pushed b'));
   // The run's parts are child workflows named for what they do: the image tree, and each stage's hosts.
   const children = await childWorkflows(env.client.workflow.getHandle('wf-order'));
-  expect(children).toEqual([{ id: 'wf-order/images', status: 'COMPLETED' }, { id: 'wf-order/stage/common', status: 'COMPLETED' }]);
+  expect(children.sort((x, y) => x.id.localeCompare(y.id))).toEqual([{ id: 'wf-order/images', status: 'COMPLETED' }, { id: 'wf-order/stage/common', status: 'COMPLETED' }]);
   expect(summary.parts.map((p) => [p.workflowId, p.status, p.steps])).toEqual([
     ['wf-order/images', 'completed', { completed: 9 }],
     ['wf-order/stage/common', 'completed', { completed: 5 }],

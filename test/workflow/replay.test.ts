@@ -19,9 +19,10 @@ beforeAll(async () => {
 // deploy-noop-* are not made by the script: no-op redeploys of topology/lab.yaml (every stage, two compute batches),
 // each recorded with the code before a patch, and kept as recorded to prove that guard: deploy-noop-stages from before
 // parts started ahead of their turn ("parts-ahead-of-turn"), deploy-noop-ahead from before settled parts prepared the
-// hosts they surveyed ahead ("prepare-ahead-of-turn").
-test('there are recorded histories of each scenario, the run and each of its parts: a completed deploy, a redeploy settled by the survey, a build, a failed deploy, a parked then aborted deploy and its resume, multi-stage no-ops from before parts ahead of their turn and before preparation ahead', () => {
-  const scenarios = ['build-tree', 'deploy-completed', 'deploy-failed-kernel-module', 'deploy-noop-ahead', 'deploy-noop-stages', 'deploy-parked-aborted', 'deploy-resumed', 'deploy-surveyed'];
+// hosts they surveyed ahead ("prepare-ahead-of-turn"), deploy-noop-prepared from before the first stage's part
+// started with the image lookups ("parts-before-images").
+test('there are recorded histories of each scenario, the run and each of its parts: a completed deploy, a redeploy settled by the survey, a build, a failed deploy, a parked then aborted deploy and its resume, multi-stage no-ops from before parts ahead of their turn, before preparation ahead and before parts started with the image lookups', () => {
+  const scenarios = ['build-tree', 'deploy-completed', 'deploy-failed-kernel-module', 'deploy-noop-ahead', 'deploy-noop-prepared', 'deploy-noop-stages', 'deploy-parked-aborted', 'deploy-resumed', 'deploy-surveyed'];
   expect([...new Set(files.map((f) => f.split('.')[0]))].sort()).toEqual(scenarios);
   for (const s of scenarios) expect(files.filter((f) => f.startsWith(`${s}.`)).length).toBeGreaterThanOrEqual(2);
   // Each kind of workflow is covered: the run, the image tree and a group of hosts.
