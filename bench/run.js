@@ -4,7 +4,7 @@
 require('../bin/register-ts');
 const benches = {
   build: () => require('./build').benchBuild(),
-  deploy: () => require('./deploy').benchDeploy(),
+  deploy: () => require('./deploy').benchDeploy(process.argv.slice(3)),
   scale: () => require('./scale').benchScale(process.argv.slice(3)),
   bastion: () => require('./bastion').benchBastion(process.argv.slice(3)),
   workers: () => require('./workers').benchWorkers(),
