@@ -79,8 +79,35 @@ async function simulateStep(spec: SimulationSpec, host: string, step: string): P
   } finally {
     stopHeartbeats?.();
   }
-  if (Math.random() < spec.transientFailureRate) throw ApplicationFailure.retryable(`simulated transient fault on ${host}: ${step}`, 'SimulatedTransientFault');
+  const failed = Math.random() < spec.transientFailureRate;
+  recordAttempt(host, step, ms, failed);
+  if (failed) throw ApplicationFailure.retryable(`simulated transient fault on ${host}: ${step}`, 'SimulatedTransientFault');
   return Math.round(ms);
+}
+
+// ---- what each step took ----
+
+/** One attempt of a simulated step: the latency drawn, and whether it then failed (transiently). */
+export interface SimulatedAttempt {
+  ms: number;
+  failed: boolean;
+}
+
+/** Every attempt of every step, in order, by `<host>|<step>` (the step as simulateStep names it). Kept in this worker's
+ *  memory for the scale benchmark, whose workers run in its own process: the critical path of a run's own latencies
+ *  and faults is computed from it. */
+const attempts = new Map<string, SimulatedAttempt[]>();
+
+function recordAttempt(host: string, step: string, ms: number, failed: boolean): void {
+  const key = `${host}|${step}`;
+  let list = attempts.get(key);
+  if (!list) attempts.set(key, (list = []));
+  list.push({ ms, failed });
+}
+
+/** The attempts recorded since the simulated hosts were last forgotten. */
+export function recordedAttempts(): ReadonlyMap<string, readonly SimulatedAttempt[]> {
+  return attempts;
 }
 
 // ---- what the simulated hosts hold ----
@@ -101,9 +128,10 @@ function hostState(host: string): SimulatedHost {
   return state;
 }
 
-/** Forgets every simulated host (tests). */
+/** Forgets every simulated host, and the attempts recorded (a scale run starts on empty hosts). */
 export function resetSimulatedHosts(): void {
   simulatedHosts.clear();
+  attempts.clear();
 }
 
 // ---- the activities ----

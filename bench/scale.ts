@@ -2,7 +2,7 @@
 // in a canary and batches) with N simulated compute hosts, run through the real pipeline on the lab's Temporal dev
 // server, with in-process workers: the workflows and the image builds are real, the host work is simulated
 // (activities/simulated.ts: log-normal latencies, transient faults). Per N, one JSON line:
-//   {computes, containers, completed, wallSeconds, idealSeconds, idealWithoutFaultsSeconds, maxHistoryEvents, maxPayloadBytes, workflows,
+//   {computes, containers, completed, wallSeconds, idealSeconds, expectedIdealSeconds, idealWithoutFaultsSeconds, maxHistoryEvents, maxPayloadBytes, workflows,
 //    workerRssMb, statusSeconds, summaryBytes, runId}
 // and bench/results/scale-<date>.json. test/e2e/scale.test.ts runs the same code at 200 hosts against SCALE_LIMITS.
 // Usage: bash lab/lab.sh up && node bench/run.js scale [--computes 100,300,1000] [--json]
@@ -13,7 +13,7 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import type { Client } from '@temporalio/client';
 import { parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
-import { drawLatencyMs, resetSimulatedHosts } from '../activities/simulated';
+import { drawLatencyMs, recordedAttempts, resetSimulatedHosts, type SimulatedAttempt } from '../activities/simulated';
 import { startAndFollow } from '../cli/run';
 import { loadPlan } from '../lib/load';
 import { labDir, PROJECT_ROOT } from '../lib/paths';
@@ -45,8 +45,11 @@ export interface ScaleResult {
   /** The run ended completed (a parked run is terminated and counts as not completed). */
   completed: boolean;
   wallSeconds: number;
-  /** The critical path with the workload's transient faults and their retry backoff (see idealSeconds). */
+  /** The critical path of this run's own latencies and transient faults (with their retry backoff) under the limits:
+   *  what the run would take if Temporal and the workers added nothing (criticalPathSeconds, recordedStepTimes). */
   idealSeconds: number;
+  /** The critical path expected before the run: the mean over seeded samples, with faults (sampledIdealSeconds). */
+  expectedIdealSeconds: number;
   /** The same without faults: latencies and limits alone. */
   idealWithoutFaultsSeconds: number;
   maxHistoryEvents: number;
@@ -114,29 +117,104 @@ export function scalePlan(computes: number, simulate: SimulationSpec = SCALE_SIM
 }
 
 /**
- * The critical path the latencies and limits allow, in seconds: the mean over seeded samples of one run's duration with
- * no overhead at all, following workflows/hosts.ts. Stages, and the batches of a stage, go one after the other; in a
- * batch, the hosts take the concurrency.hosts slots in order (each the first slot free), and a host's time is
+ * The critical path the latencies and limits allow, in seconds, with no overhead at all, following workflows/hosts.ts.
+ * Stages, and the batches of a stage, go one after the other; in a batch, the hosts take the concurrency.hosts slots in
+ * order (each the first slot free), and a host's time is
  *   [prepare, in its first stage] + [survey, in the run's first stage] + pull + max over its containers (start + health)
- * with each step's latency drawn from the simulate: distribution; a stage with a quorum gate that asks its members
- * adds one draw. Not the median times a step count: the slowest of a host's containers and of a wave of hosts is what
- * a run waits for, and log-normal maxima are well above the median.
- * With `faults` (the default), a step fails at the simulate: block's transient rate as the simulated worker's do, and is
- * then retried after the activities' retry backoff (model/shared.ts ACTIVITY_RETRY), holding its host's slot as a real
- * run does: that time is the workload's, not Temporal's. Without, the figure leaves retries out. Temporal's own
- * scheduling is what wallSeconds / idealSeconds shows either way.
+ * and a stage with quorum gates that ask their members adds the slowest of them. Not the median times a step count:
+ * the slowest of a host's containers and of a wave of hosts is what a run waits for, and log-normal maxima are well
+ * above the median. Each step's time comes from `times`: a run's own (recordedStepTimes) or drawn (sampledIdealSeconds).
  */
-export function idealSeconds(plan: Plan, options: { samples?: number; faults?: boolean } = {}): number {
+export function criticalPathSeconds(plan: Plan, times: StepTimes): number {
+  const firstStage = new Map<string, string>();
+  for (const stage of plan.stages) for (const c of stage.containers) if (!firstStage.has(c.host)) firstStage.set(c.host, stage.name);
+  let ms = 0;
+  plan.stages.forEach((stage, i) => {
+    for (const batch of stageBatches(stage, plan.rollout)) {
+      const hostMs = batch.hosts.map((host) => {
+        const containers = batch.containers.filter((c) => c.host === host);
+        const before = (firstStage.get(host) === stage.name ? times.prepare(host) : 0) + (i === 0 ? times.survey(host) : 0) + times.pull(host, stage.name);
+        return before + Math.max(0, ...containers.map((c) => times.start(c) + (hasHealthCheck(c) ? times.health(c) : 0)));
+      });
+      ms += makespan(hostMs, plan.concurrency.hosts);
+    }
+    // A gate without a command takes a majority of healthy members as the quorum and asks nothing.
+    const asked = [...new Set(stage.containers.filter((c) => c.quorum?.command).map((c) => c.service))];
+    if (asked.length) ms += Math.max(...asked.map((service) => times.quorum(service)));
+  });
+  return ms / 1000;
+}
+
+/** How long each step of a run took until it succeeded, in ms: its attempts, and the retry backoff between them. */
+export interface StepTimes {
+  prepare(host: string): number;
+  survey(host: string): number;
+  pull(host: string, stage: string): number;
+  start(c: PlannedContainer): number;
+  health(c: PlannedContainer): number;
+  quorum(service: string): number;
+}
+
+/**
+ * The steps of the run that just ended, from the attempts the simulated worker of this process recorded (its
+ * latencies and transient faults, each fault followed by the activities' retry backoff, model/shared.ts ACTIVITY_RETRY,
+ * while the host keeps its slot, as in the run). Its critical path is the run's ideal: wall / ideal is then what
+ * Temporal and the workers added to this very run, free of the luck of its draws.
+ */
+export function recordedStepTimes(plan: Plan, recorded: ReadonlyMap<string, readonly SimulatedAttempt[]>): StepTimes {
+  const steps = new Map([...recorded].map(([key, attempts]) => [key, untilSuccess(attempts)]));
+  const nth = (key: string, n = 0) => steps.get(key)?.[n] ?? 0;
+  // A host's pulls are one step per stage it runs something in, in stage order.
+  const stagesOf = (host: string) => plan.stages.filter((s) => s.containers.some((c) => c.host === host)).map((s) => s.name);
+  const quorumKeys = (service: string) => [...steps.keys()].filter((k) => k.endsWith(`|quorum ${service}`));
+  return {
+    prepare: (host) => nth(`${host}|prepare`),
+    survey: (host) => nth(`${host}|survey containers`),
+    pull: (host, stage) => nth(`${host}|pull images`, stagesOf(host).indexOf(stage)),
+    start: (c) => nth(`${c.host}|start ${c.name}`),
+    health: (c) => nth(`${c.host}|health ${c.name}`),
+    quorum: (service) => Math.max(0, ...quorumKeys(service).map((k) => nth(k))),
+  };
+}
+
+/** Attempts in order, grouped into steps: a step's attempts run until one that did not fail; its time includes the
+ *  retry backoff after each failed one. */
+function untilSuccess(attempts: readonly SimulatedAttempt[]): number[] {
+  const steps: number[] = [];
+  let ms = 0;
+  let backoff = ACTIVITY_RETRY.initialIntervalMs;
+  for (const a of attempts) {
+    ms += a.ms;
+    if (a.failed) {
+      ms += backoff;
+      backoff = Math.min(backoff * ACTIVITY_RETRY.backoffCoefficient, ACTIVITY_RETRY.maximumIntervalMs);
+      continue;
+    }
+    steps.push(ms);
+    ms = 0;
+    backoff = ACTIVITY_RETRY.initialIntervalMs;
+  }
+  return steps;
+}
+
+/**
+ * The critical path expected of the plan before any run: the mean over seeded samples, each step's latency drawn from
+ * the simulate: distribution; with `faults` (the default) a step fails at the simulate: block's transient rate as the
+ * simulated worker's do, and is retried after the activities' retry backoff. The same plan gets the same figure on
+ * every run of the benchmark.
+ */
+export function sampledIdealSeconds(plan: Plan, options: { samples?: number; faults?: boolean } = {}): number {
   const latency = plan.simulate?.latencyMs;
-  if (!latency) throw new Error('idealSeconds needs a simulated plan');
+  if (!latency) throw new Error('the ideal needs a simulated plan');
   const { samples = 100, faults = true } = options;
   const random = seededRandom(1);
   const draw = () => drawLatencyMs(latency, random);
   const rate = faults ? plan.simulate!.transientFailureRate : 0;
   const step = () => stepMs(draw, random, rate);
-  let totalMs = 0;
-  for (let i = 0; i < samples; i++) totalMs += runDurationMs(plan, step);
-  return totalMs / samples / 1000;
+  const times: StepTimes = { prepare: step, survey: step, pull: step, start: step, health: step, quorum: step };
+  let total = 0;
+  for (let i = 0; i < samples; i++) total += criticalPathSeconds(plan, times);
+  return total / samples;
 }
 
 /** One step until it succeeds: its latency, and per transient fault the retry backoff and the step again. */
@@ -148,31 +226,6 @@ function stepMs(draw: () => number, random: () => number, transientRate: number)
     backoff = Math.min(backoff * ACTIVITY_RETRY.backoffCoefficient, ACTIVITY_RETRY.maximumIntervalMs);
   }
   return ms;
-}
-
-function runDurationMs(plan: Plan, draw: () => number): number {
-  const firstStage = new Map<string, string>();
-  for (const stage of plan.stages) for (const c of stage.containers) if (!firstStage.has(c.host)) firstStage.set(c.host, stage.name);
-  let ms = 0;
-  plan.stages.forEach((stage, i) => {
-    for (const batch of stageBatches(stage, plan.rollout)) {
-      const hostMs = batch.hosts.map((host) => {
-        const steps = 1 + (firstStage.get(host) === stage.name ? 1 : 0) + (i === 0 ? 1 : 0);
-        const containers = batch.containers.filter((c) => c.host === host);
-        return sum(steps, draw) + Math.max(0, ...containers.map((c) => draw() + (hasHealthCheck(c) ? draw() : 0)));
-      });
-      ms += makespan(hostMs, plan.concurrency.hosts);
-    }
-    // A gate without a command takes a majority of healthy members as the quorum and asks nothing.
-    if (stage.containers.some((c) => c.quorum?.command)) ms += draw();
-  });
-  return ms;
-}
-
-function sum(n: number, draw: () => number): number {
-  let total = 0;
-  for (let i = 0; i < n; i++) total += draw();
-  return total;
 }
 
 /** As the simulated gate: a container without a check passes at once. */
@@ -299,8 +352,9 @@ export async function runScale(plan: Plan): Promise<ScaleResult> {
       containers: plan.stages.reduce((n, s) => n + s.containers.length, 0),
       completed: status === 'completed',
       wallSeconds: round(run.seconds),
-      idealSeconds: round(idealSeconds(plan)),
-      idealWithoutFaultsSeconds: round(idealSeconds(plan, { faults: false })),
+      idealSeconds: round(runIdealSeconds(plan)),
+      expectedIdealSeconds: round(sampledIdealSeconds(plan)),
+      idealWithoutFaultsSeconds: round(sampledIdealSeconds(plan, { faults: false })),
       maxHistoryEvents: measures.maxHistoryEvents,
       maxPayloadBytes: measures.maxPayloadBytes,
       workflows: measures.workflows,
@@ -312,6 +366,13 @@ export async function runScale(plan: Plan): Promise<ScaleResult> {
   } finally {
     await client.connection.close();
   }
+}
+
+/** The ideal of the run that just ended, from what this process's simulated worker recorded of it. */
+function runIdealSeconds(plan: Plan): number {
+  const recorded = recordedAttempts();
+  if (!recorded.size) throw new Error('no simulated step was recorded in this process: the scale run needs its simulated worker here (startScaleWorkers)');
+  return criticalPathSeconds(plan, recordedStepTimes(plan, recorded));
 }
 
 // ---- measuring a run's workflows ----
@@ -391,7 +452,7 @@ export async function benchScale(argv: string[]): Promise<void> {
       say(`${computes} compute hosts ...`);
       const result = await runScale(scalePlan(computes));
       results.push(result);
-      say(`    ${result.containers} containers ${result.completed ? 'completed' : 'NOT completed'} in ${result.wallSeconds} s (ideal ${result.idealSeconds} s; without faults ${result.idealWithoutFaultsSeconds} s); ${result.workflows} workflows, longest history ${result.maxHistoryEvents} events, largest payload ${result.maxPayloadBytes} bytes; status ${result.statusSeconds} s`);
+      say(`    ${result.containers} containers ${result.completed ? 'completed' : 'NOT completed'} in ${result.wallSeconds} s (ideal ${result.idealSeconds} s; expected ${result.expectedIdealSeconds} s, without faults ${result.idealWithoutFaultsSeconds} s); ${result.workflows} workflows, longest history ${result.maxHistoryEvents} events, largest payload ${result.maxPayloadBytes} bytes; status ${result.statusSeconds} s`);
       console.log(JSON.stringify(result));
     }
   } finally {
