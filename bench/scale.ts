@@ -19,6 +19,7 @@ import { loadPlan } from '../lib/load';
 import { labDir, PROJECT_ROOT } from '../lib/paths';
 import { connectClient } from '../lib/temporal';
 import type { Plan, PlannedContainer } from '../model/plan';
+import { HOST_GROUP_SIZE } from '../model/parts';
 import { stageBatches } from '../model/rollout';
 import { Semaphore } from '../model/semaphore';
 import { ACTIVITY_RETRY } from '../model/shared';
@@ -117,32 +118,49 @@ export function scalePlan(computes: number, simulate: SimulationSpec = SCALE_SIM
 }
 
 /**
- * The critical path the latencies and limits allow, in seconds, with no overhead at all, following workflows/hosts.ts.
- * Stages, and the batches of a stage, go one after the other; in a batch, the hosts take the concurrency.hosts slots in
- * order (each the first slot free), and a host's time is
- *   [prepare, in its first stage] + [survey, in the run's first stage] + pull + max over its containers (start + health)
- * and a stage with quorum gates that ask their members adds the slowest of them. Not the median times a step count:
- * the slowest of a host's containers and of a wave of hosts is what a run waits for, and log-normal maxima are well
- * above the median. Each step's time comes from `times`: a run's own (recordedStepTimes) or drawn (sampledIdealSeconds).
+ * The critical path the latencies and limits allow, in seconds, with no overhead at all, following workflows/hosts.ts
+ * for a first deployment. Stages, and the batches of a stage, go one after the other; in a batch, the hosts take the
+ * concurrency.hosts slots in order (each the first slot free), and a host's time is
+ *   [prepare, in its first stage] + pull + max over its containers (start + health)
+ * and a stage with quorum gates that ask their members adds the slowest of them. The run's first batch (while what
+ * runs may settle parts) first surveys its hosts and, ahead of their turn, the next hosts up to a group's size, each
+ * in a slot, its hosts' preparations beside them; its bring-up (pull and containers) follows once every survey is in.
+ * Not the median times a step count: the slowest of a host's containers and of a wave of hosts is what a run waits
+ * for, and log-normal maxima are well above the median. Each step's time comes from `times`: a run's own
+ * (recordedStepTimes) or drawn (sampledIdealSeconds).
  */
 export function criticalPathSeconds(plan: Plan, times: StepTimes): number {
   const firstStage = new Map<string, string>();
   for (const stage of plan.stages) for (const c of stage.containers) if (!firstStage.has(c.host)) firstStage.set(c.host, stage.name);
+  const slots = plan.concurrency.hosts;
   let ms = 0;
   plan.stages.forEach((stage, i) => {
-    for (const batch of stageBatches(stage, plan.rollout)) {
-      const hostMs = batch.hosts.map((host) => {
+    stageBatches(stage, plan.rollout).forEach((batch, b) => {
+      const settling = i === 0 && b === 0;
+      const prepare = (host: string) => (firstStage.get(host) === stage.name ? times.prepare(host) : 0);
+      const bringUp = (host: string) => {
         const containers = batch.containers.filter((c) => c.host === host);
-        const before = (firstStage.get(host) === stage.name ? times.prepare(host) : 0) + (i === 0 ? times.survey(host) : 0) + times.pull(host, stage.name);
-        return before + Math.max(0, ...containers.map((c) => times.start(c) + (hasHealthCheck(c) ? times.health(c) : 0)));
-      });
-      ms += makespan(hostMs, plan.concurrency.hosts);
-    }
+        return times.pull(host, stage.name) + Math.max(0, ...containers.map((c) => times.start(c) + (hasHealthCheck(c) ? times.health(c) : 0)));
+      };
+      if (settling) {
+        const surveyed = [...batch.hosts, ...hostsAhead(plan, batch.hosts)];
+        ms += makespan([...batch.hosts.map(prepare), ...surveyed.map((h) => times.survey(h))], slots) + makespan(batch.hosts.map(bringUp), slots);
+      } else {
+        ms += makespan(batch.hosts.map((h) => prepare(h) + bringUp(h)), slots);
+      }
+    });
     // A gate without a command takes a majority of healthy members as the quorum and asks nothing.
     const asked = [...new Set(stage.containers.filter((c) => c.quorum?.command).map((c) => c.service))];
     if (asked.length) ms += Math.max(...asked.map((service) => times.quorum(service)));
   });
   return ms / 1000;
+}
+
+/** The hosts the run's first part surveys ahead of their turn (workflows/pipeline.ts): those of the later stages and
+ *  batches, in order, up to a group's size with its own. */
+function hostsAhead(plan: Plan, own: string[]): string[] {
+  const later = plan.stages.flatMap((stage) => stageBatches(stage, plan.rollout).flatMap((b) => b.hosts));
+  return [...new Set(later.filter((h) => !own.includes(h)))].slice(0, Math.max(0, HOST_GROUP_SIZE - own.length));
 }
 
 /** How long each step of a run took until it succeeded, in ms: its attempts, and the retry backoff between them. */

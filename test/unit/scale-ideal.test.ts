@@ -16,10 +16,10 @@ function plan(slots: number): Plan {
     registry: { address: 'reg:5000', ca: null, username: 'u', password: { secret: 'PW' } },
     ssh: { user: 'root', keyFile: null, knownHosts: '/kh' },
     images: [],
-    hosts: [host('h1'), host('h2')],
+    hosts: [host('h1'), host('h2'), host('h3')],
     stages: [
       { name: 'common', containers: [container('c1', 'h1', 'common'), container('c2', 'h2', 'common')] },
-      { name: 'database', containers: [container('c3', 'h1', 'database')] },
+      { name: 'database', containers: [container('c3', 'h1', 'database'), container('c4', 'h3', 'database')] },
     ],
     concurrency: { ...DEFAULT_CONCURRENCY, hosts: slots },
     rollout: DEFAULT_ROLLOUT,
@@ -34,11 +34,15 @@ const recorded = new Map<string, SimulatedAttempt[]>([
   ['h1|start c1', ok(30)], ['h1|health c1', [{ ms: 40, failed: true }, { ms: 60, failed: false }]],
   ['h2|prepare', ok(200)], ['h2|survey containers', ok(70)], ['h2|pull images', ok(5)], ['h2|start c2', ok(15)], ['h2|health c2', ok(25)],
   ['h1|start c3', ok(11)], ['h1|health c3', ok(13)],
+  ['h3|survey containers', ok(500)], ['h3|prepare', ok(7)], ['h3|pull images', ok(3)], ['h3|start c4', ok(1)], ['h3|health c4', ok(2)],
 ]);
 
-test("a run's ideal: each host's steps in order, the retry backoff after a fault, hosts sharing the limit's slots, stages one after the other", () => {
-  // common: h1 = prepare 100 + survey 50 + pull 10 + start 30 + health (40 + 2000 + 60) = 2290; h2 = 200 + 70 + 5 + 15 + 25 = 315.
-  // database: h1 = pull 20 + start 11 + health 13 = 44 (prepared and surveyed already).
-  expect(criticalPathSeconds(plan(1), recordedStepTimes(plan(1), recorded))).toBeCloseTo((2290 + 315 + 44) / 1000, 6);
-  expect(criticalPathSeconds(plan(2), recordedStepTimes(plan(2), recorded))).toBeCloseTo((2290 + 44) / 1000, 6);
+test("a run's ideal: the first part's surveys (h3's ahead of its turn) and preparations, then its bring-up; the retry backoff after a fault; hosts sharing the limit's slots; stages one after the other", () => {
+  // common, one slot: preparations 100 + 200 and surveys 50 + 70 + 500 (h3 is surveyed ahead: it runs c4 later) = 920,
+  // then h1 = pull 10 + start 30 + health (40 + 2000 + 60) = 2140 and h2 = 5 + 15 + 25 = 45; database: h1 = pull 20 +
+  // start 11 + health 13 = 44 (prepared already), h3 = prepare 7 + 3 + 1 + 2 = 13.
+  expect(criticalPathSeconds(plan(1), recordedStepTimes(plan(1), recorded))).toBeCloseTo((920 + 2140 + 45 + 44 + 13) / 1000, 6);
+  // Two slots: the surveys and preparations end at 700 (h3's survey after h2's preparation), h1's bring-up decides
+  // common, and the two database hosts go side by side.
+  expect(criticalPathSeconds(plan(2), recordedStepTimes(plan(2), recorded))).toBeCloseTo((700 + 2140 + 44) / 1000, 6);
 });
