@@ -356,8 +356,12 @@ cmd_up() {
   start_postgres
   migrate_schema temporal temporal
   migrate_schema temporal_visibility visibility
-  local name spec
-  for name in "${SERVER_ORDER[@]}"; do
+  local name spec first=${SERVER_ORDER[0]}
+  # The first server to start writes the cluster's metadata into a new database; a server started beside it fails to
+  # insert the same record and exits ("Unable to create server"). So the first one starts alone, the rest together.
+  start_process "$first"
+  read -ra spec <<<"${PROCESSES[$first]}"; wait_port "$first" "${spec[2]}"
+  for name in "${SERVER_ORDER[@]:1}"; do
     start_process "$name"
   done
   for name in "${SERVER_ORDER[@]}"; do
