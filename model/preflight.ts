@@ -166,7 +166,7 @@ export function parseListeners(out: string): Listener[] {
 
 /** `ps -e -o pid=,ppid=` lines: pid -> parent pid. */
 export function parseParents(out: string): Map<number, number> {
-  return new Map(out.split('\n').map((l) => l.trim().split(/\s+/).map(Number)).filter((f) => f.length === 2 && f.every(Number.isInteger)).map(([pid, ppid]) => [pid, ppid] as [number, number]));
+  return parseProcesses(out).parents;
 }
 
 /** `ps -e -o pid=,ppid=,args=` lines: every process's parent, and each container's runtime shim by container id (a
